@@ -1,0 +1,13 @@
+"""User-facing errors: raised for bad input, printed by the CLI without a traceback."""
+
+
+class ReproError(Exception):
+    """An error the user can fix (bad spec, unknown experiment, missing result...)."""
+
+
+class SpecError(ReproError):
+    """A malformed experiment spec or dopesheet; the message names the file and field."""
+
+
+class TrainingDiverged(ReproError):
+    """The loss became non-finite; the message names the step."""

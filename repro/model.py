@@ -1,0 +1,89 @@
+"""The spherical autoencoder: x -> encoder -> z / ||z|| -> decoder -> y.
+
+    encoder = Linear(3, H), GELU, [Linear(H, H), GELU] * (n - 1), Linear(H, E)
+    bottleneck = z / max(||z||_2, 1e-12)          (latents live on the unit sphere S^(E-1))
+    decoder = Linear(E, H), GELU, [Linear(H, H), GELU] * (n - 1), Linear(H, 3)
+
+Outputs are unconstrained in training and clamped to [0, 1] in evaluation. Module names and
+creation order follow upstream (encoder.0, encoder.2, ...), because the order in which the
+Linear layers draw their initial weights decides which model a seed gives.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+LatentMap = Callable[[Tensor], Tensor]
+
+
+def _codec(sizes: list[int]) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for i, (a, b) in enumerate(zip(sizes, sizes[1:])):
+        layers.append(nn.Linear(a, b))
+        if i < len(sizes) - 2:
+            layers.append(nn.GELU())
+    return nn.Sequential(*layers)
+
+
+class SphericalAutoencoder(nn.Module):
+    def __init__(self, latent_dim: int, hidden_width: int = 16, hidden_layers: int = 1):
+        super().__init__()
+        hidden = [hidden_width] * hidden_layers
+        self.latent_dim = latent_dim
+        self.encoder = _codec([3, *hidden, latent_dim])
+        self.decoder = _codec([latent_dim, *hidden, 3])
+
+    def encode(self, x: Tensor) -> Tensor:  # [B, 3] -> [B, E], unit norm
+        return F.normalize(self.encoder(x), dim=-1)
+
+    def decode(self, z: Tensor) -> Tensor:  # [B, E] -> [B, 3]
+        y = self.decoder(z)
+        return y if self.training else y.clamp(0, 1)
+
+    def forward(self, x: Tensor, intervene: LatentMap | None = None) -> tuple[Tensor, Tensor]:
+        """Reconstruction [B, 3] and the (possibly intervened) latents [B, E]."""
+        z = self.encode(x)
+        if intervene is not None:
+            z = intervene(z)
+        return self.decode(z), z
+
+    def linears(self) -> list[nn.Linear]:
+        return [m for m in self.modules() if isinstance(m, nn.Linear)]
+
+
+def build_model(
+    latent_dim: int, hidden_width: int, hidden_layers: int, generator: torch.Generator
+) -> SphericalAutoencoder:
+    """Build the model and draw its initial weights from `generator`.
+
+    Each Linear draws weight [out, in] row-major then bias, encoder first, exactly as
+    torch's default init (kaiming-uniform with a = sqrt(5)) would from the global generator.
+    """
+    with torch.device("meta"):
+        model = SphericalAutoencoder(latent_dim, hidden_width, hidden_layers)
+    model = model.to_empty(device="cpu")
+    with torch.no_grad():
+        for lin in model.linears():
+            nn.init.kaiming_uniform_(lin.weight, a=math.sqrt(5), generator=generator)
+            bound = 1 / math.sqrt(lin.in_features)
+            nn.init.uniform_(lin.bias, -bound, bound, generator=generator)
+    return model
+
+
+def parameter_count(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def fingerprint(model: nn.Module) -> str:
+    """SHA-256 of every parameter's float32 bytes in forward order (weight then bias per
+    Linear), the fingerprint rng-replay.md gives for upstream's runs."""
+    h = hashlib.sha256()
+    for p in model.parameters():
+        h.update(p.detach().to(torch.float32).contiguous().numpy().tobytes())
+    return h.hexdigest()

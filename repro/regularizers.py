@@ -1,0 +1,119 @@
+"""Regularisers that place concepts in latent space (paper §2.2-2.3).
+
+Each maps unit latents Z [B, E] to a per-sample loss [B]. Label-gated terms (anchor, subspace)
+average over the labelled samples of the batch only; the others average over every sample.
+
+The arithmetic mirrors upstream op for op (z / (||z|| + 1e-8), the in-place zeroing in
+`separate`, the order of the label-weighted mean): training is chaotic enough that a different
+but equivalent formula gives a different model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+EPS = 1e-8
+
+
+def _unit(z: Tensor) -> Tensor:
+    return z / (torch.norm(z, dim=-1, keepdim=True) + EPS)
+
+
+def anchor(z: Tensor, direction: Tensor) -> Tensor:
+    """1 - cos(z, v): 0 at the anchor, 1 orthogonal, 2 opposite.  [B, E] -> [B]"""
+    return 1 - (_unit(z) * _unit(direction)).sum(dim=-1)
+
+
+def anti_anchor(z: Tensor, direction: Tensor) -> Tensor:
+    """max(cos(z, v), 0): clears the hemisphere around v.  [B, E] -> [B]"""
+    return torch.clamp((_unit(z) * _unit(direction)).sum(dim=-1), min=0)
+
+
+def _dims(n: int, dims: tuple[int, ...], inside: bool) -> list[int]:
+    return [i for i in range(n) if (i in dims) == inside]
+
+
+def subspace(z: Tensor, dims: tuple[int, ...]) -> Tensor:
+    """Sum of z_i^2 outside `dims`: attracts to the subspace spanned by `dims`.  [B, E] -> [B]"""
+    keep = _dims(z.shape[-1], dims, inside=False)
+    if not keep:
+        return torch.zeros(z.shape[:-1], dtype=z.dtype)
+    return (z[..., keep] ** 2).sum(dim=-1)
+
+
+def anti_subspace(z: Tensor, dims: tuple[int, ...]) -> Tensor:
+    """Sum of z_i^2 inside `dims`: repels every sample from those dimensions.  [B, E] -> [B]"""
+    keep = _dims(z.shape[-1], dims, inside=True)
+    if not keep:
+        return torch.zeros(z.shape[:-1], dtype=z.dtype)
+    return (z[..., keep] ** 2).sum(dim=-1)
+
+
+# torch.isclose(c, 1) is |c - 1| <= atol + |rtol * 1| evaluated in float32; the same test in
+# two ops instead of eight (it runs every training step).
+_ISCLOSE_TO_ONE = (torch.tensor(1e-5, dtype=torch.float32) * 1.0).abs() + 1e-8
+
+
+def separate(z: Tensor, power: float = 100.0, shift: bool = True) -> Tensor:
+    """In-batch angular repulsion: sum_j ((1 + cos_ij) / 2)^p.  [B, E] -> [B]
+
+    Pairs with cos ~ 1 (self and duplicate samples) are zeroed before the shift, so each still
+    contributes 0.5^p (upstream's arithmetic, kept because it changes the gradient path).
+    """
+    e = _unit(z)
+    c = torch.matmul(e, e.T)
+    c.masked_fill_((c - 1).abs() <= _ISCLOSE_TO_ONE, 0.0)
+    if shift:
+        c = (c + 1) / 2
+    return (c**power).sum(dim=1)
+
+
+@dataclass(frozen=True)
+class Regularizer:
+    """A named loss term with its label gating. `labels` None: every sample counts."""
+
+    name: str
+    kind: str
+    labels: Mapping[str, float] | None
+    validate: bool
+    direction: Tensor | None = None
+    dims: tuple[int, ...] = ()
+    power: float = 100.0
+    shift: bool = True
+
+    def per_sample(self, z: Tensor) -> Tensor:
+        if self.kind == "anchor":
+            return anchor(z, self.direction)
+        if self.kind == "anti-anchor":
+            return anti_anchor(z, self.direction)
+        if self.kind == "subspace":
+            return subspace(z, self.dims)
+        if self.kind == "anti-subspace":
+            return anti_subspace(z, self.dims)
+        if self.kind == "separate":
+            return separate(z, self.power, self.shift)
+        raise ValueError(self.kind)
+
+    def affinity(self, labels: Mapping[str, Tensor]) -> Tensor | None:
+        """Per-sample gate w in [0, 1]: sum of label * affinity; None if no gating label exists."""
+        present = [labels[k] * a for k, a in self.labels.items() if k in labels]
+        if not present:
+            return None
+        return torch.stack(present, dim=0).sum(dim=0).clamp(0.0, 1.0)
+
+    def term(self, z: Tensor, labels: Mapping[str, Tensor]) -> Tensor | None:
+        """The batch loss, or None when none of the gating labels exist in this batch."""
+        loss = self.per_sample(z)
+        if self.labels is None:
+            return loss.mean()
+        w = self.affinity(labels)
+        if w is None:
+            return None
+        return (loss * w).sum() / (w.sum() + EPS)
+
+
+KINDS = ("anchor", "anti-anchor", "subspace", "anti-subspace", "separate")

@@ -1,0 +1,29 @@
+"""Plain-text summaries of results for the terminal."""
+
+from __future__ import annotations
+
+
+def format_run(m: dict) -> str:
+    ivs = [k for k in m["max_error"] if k != "baseline"]
+    head = f"{'colour':<11} {'hex':<6} {'baseline':>9} " + " ".join(f"{'Δ ' + k:>12}" for k in ivs)
+    lines = [f"{m['experiment']}  seed {m['seed']}  ({m['steps']} steps)", "",
+             "Per-colour reconstruction error: baseline MSE, then the change (Δ) under each intervention",
+             head, "-" * len(head)]
+    for row in m["per_color"]:
+        lines.append(f"{row['name']:<11} {row['hex']:<6} {row['baseline']:9.6f} "
+                     + " ".join(f"{row[k]['delta']:+12.6f}" for k in ivs))
+    lines += ["", "Max error on the loss cube: " + ", ".join(f"{k} {v:.6f}" for k, v in m["max_error"].items())]
+    lines.append("Selectivity (Pearson r of error vs target^power):")
+    for k, s in m["selectivity"].items():
+        lines.append(f"  {k:<22} {s['similarity']}^{s['power']:g} on {s['cube']}: "
+                     f"r = {s['r']:.4f}, R² = {s['r2']:.4f}, p = {s['p']:.3g}")
+    lc = m["label_counts"]
+    labels = ", ".join(f"{k} {v}" for k, v in lc.items() if k not in ("total", "total_active"))
+    lines.append(f"Score (selection): {m['score']:.4f}")
+    lines.append(f"Labels: {labels} of {lc['total']} samples ({lc['total_active']} while a labelled term was active)")
+    if m["val_losses"]:
+        lines.append("Validation: " + ", ".join(f"{k} {v:.4g}" for k, v in m["val_losses"].items()))
+    t = m["timings"]
+    lines.append(f"Model sha256: {m['model_sha256']}")
+    lines.append(f"Timings: train {t['train_s']:.2f}s, evaluate {t['eval_s']:.2f}s")
+    return "\n".join(lines)

@@ -1,0 +1,232 @@
+"""The training loop: Adam on reconstruction MSE plus scheduled regulariser terms.
+
+Step k uses schedule row min(k, L - 2): upstream advanced its timeline after each step but
+never past the second-to-last row, so the last keyframe row is never applied. The learning
+rate is written into Adam right before every step; a weight of exactly 0 skips its term.
+
+The loop is eager autograd with the same kernels, in the same order, as upstream's Lightning
+module, so a seed gives upstream's weights on the same platform. Speed comes only from
+removing Python overhead around those kernels (see `fast_adam_step`, `_Forward`), never from
+changing the arithmetic; tests/test_train.py checks this loop against a plain one bit for bit.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from repro.errors import TrainingDiverged
+from repro.model import SphericalAutoencoder
+from repro.regularizers import Regularizer
+from repro.replay import BatchPlan
+
+Progress = Callable[[int, int, float], None]  # (steps done, total steps, current loss)
+
+BETA1, BETA2, ADAM_EPS = 0.9, 0.999, 1e-8
+
+
+@dataclass
+class ValidationSet:
+    colors: Tensor  # float32 [N, 3]
+    labels: dict[str, Tensor]  # exact labels, float32 [N]
+    batch_size: int
+
+
+@dataclass
+class TrainResult:
+    model: SphericalAutoencoder
+    label_counts: dict[str, int]
+    val_history: list[tuple[int, dict[str, float]]]
+    final_loss: float
+    train_s: float
+    losses: Tensor = field(repr=False)
+
+
+def validate(model: SphericalAutoencoder, data: ValidationSet, regs: Sequence[Regularizer]) -> dict[str, float]:
+    """Validation losses as Lightning logged them: batch-size-weighted means over the batches
+    (float32 accumulation). Regulariser terms are reported unweighted and never summed."""
+    was_training = model.training
+    model.eval()
+    sums: dict[str, Tensor] = {}
+    count = 0
+    with torch.no_grad():
+        for i in range(0, len(data.colors), data.batch_size):
+            x = data.colors[i:i + data.batch_size]
+            labels = {k: v[i:i + data.batch_size] for k, v in data.labels.items()}
+            y, z = model(x)
+            values = {"val_recon": F.mse_loss(y, x)}
+            for r in regs:
+                if r.validate:
+                    t = r.term(z, labels)
+                    if t is not None:
+                        values[f"val_{r.name}"] = t
+            for k, v in values.items():
+                sums[k] = sums.get(k, torch.zeros((), dtype=torch.float32)) + v * len(x)
+            count += len(x)
+    model.train(was_training)
+    return {k: float(v / count) for k, v in sums.items()}
+
+
+class _Forward:
+    """model(x) in training mode through F.linear / F.gelu directly (the kernels nn.Linear and
+    nn.GELU call), skipping nn.Module dispatch on every layer."""
+
+    def __init__(self, model: SphericalAutoencoder):
+        def layers(seq):
+            return [(m.weight, m.bias) for m in seq if isinstance(m, torch.nn.Linear)]
+
+        self.enc, self.dec = layers(model.encoder), layers(model.decoder)
+
+    @staticmethod
+    def _mlp(h: Tensor, layers) -> Tensor:
+        last = len(layers) - 1
+        for i, (w, b) in enumerate(layers):
+            h = F.linear(h, w, b)
+            if i < last:
+                h = F.gelu(h)
+        return h
+
+    def __call__(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        z = F.normalize(self._mlp(x, self.enc), dim=-1)
+        return self._mlp(z, self.dec), z
+
+
+class FastAdam:
+    """torch.optim.Adam's single-tensor update (the CPU default) with default hyperparameters,
+    op for op, without the Optimizer machinery around it (hooks, profiling, state dicts)."""
+
+    def __init__(self, params):
+        self.params = list(params)
+        self.exp_avg = [torch.zeros_like(p) for p in self.params]
+        self.exp_avg_sq = [torch.zeros_like(p) for p in self.params]
+        self.t = 0
+
+    @torch.no_grad()
+    def step(self, lr: float) -> None:
+        self.t += 1
+        step = float(self.t)
+        bias_correction1 = 1 - BETA1**step
+        bias_correction2 = 1 - BETA2**step
+        step_size = lr / bias_correction1
+        bias_correction2_sqrt = bias_correction2**0.5
+        for p, m, v in zip(self.params, self.exp_avg, self.exp_avg_sq):
+            g = p.grad
+            m.lerp_(g, 1 - BETA1)
+            v.mul_(BETA2).addcmul_(g, g, value=1 - BETA2)
+            denom = (v.sqrt() / bias_correction2_sqrt).add_(ADAM_EPS)
+            p.addcdiv_(m, denom, value=-step_size)
+            p.grad = None
+
+
+def _gate(r: Regularizer, labels: Mapping[str, Tensor]) -> bool | None:
+    """None: the term is skipped (no gating label in the batch). False: it is exactly 0 with
+    zero gradient (no positive sample), so leaving it out changes no bit. True: compute it."""
+    if r.labels is None:
+        return True
+    present = [(labels[k], a) for k, a in r.labels.items() if k in labels]
+    if not present:
+        return None
+    return any(bool((lab * a).clamp(0, 1).gt(0).any()) for lab, a in present)
+
+
+def count_labels(plan: BatchPlan, regs: Sequence[Regularizer], schedule: Mapping[str, Sequence[float]],
+                 n_steps: int) -> dict[str, int]:
+    """Positive labels as upstream's callback counted them: only labels that some regulariser
+    with a non-zero weight uses at that step. `total_active`: samples seen on such steps."""
+    last_row = len(schedule["lr"]) - 2
+    counts: dict[str, int] = {}
+    any_count = total = total_active = 0
+    for k in range(n_steps):
+        row = min(k, last_row)
+        labels = plan.labels[k]
+        active = sorted({lab for r in regs if r.labels is not None and _weight(schedule, r, row) != 0.0
+                         for lab in r.labels if lab in labels})
+        m = len(plan.index[k])
+        total += m
+        if active:
+            total_active += m
+            for a in active:
+                counts[a] = counts.get(a, 0) + int(labels[a].sum())
+            any_count += int((torch.stack([labels[a] for a in active]) > 0).any(0).sum())
+    return {**counts, "_any": any_count, "total": total, "total_active": total_active}
+
+
+def _weight(schedule, r: Regularizer, row: int) -> float:
+    w = schedule.get(r.name)
+    return 1.0 if w is None else w[row]  # upstream: a regulariser missing from the sheet gets 1.0
+
+
+def train(
+    model: SphericalAutoencoder,
+    colors: Tensor,  # float32 [N, 3]
+    plan: BatchPlan,
+    regularizers: Sequence[Regularizer],
+    schedule: Mapping[str, Sequence[float]],  # per timeline row; must include "lr"
+    n_steps: int,
+    validation: ValidationSet | None = None,
+    progress: Progress | None = None,
+    check_every: int = 50,
+) -> TrainResult:
+    t0 = time.perf_counter()
+    last_row = len(schedule["lr"]) - 2
+    lrs = schedule["lr"]
+    # Which terms each step computes, decided up front from the schedule and the labels.
+    plan_terms = []
+    for k in range(n_steps):
+        row = min(k, last_row)
+        terms = []
+        for r in regularizers:
+            w = _weight(schedule, r, row)
+            if w == 0.0:
+                continue
+            gate = _gate(r, plan.labels[k])
+            if gate:
+                terms.append((r, w))
+        plan_terms.append(terms)
+
+    forward = _Forward(model)
+    opt = FastAdam(model.parameters())
+    losses = torch.empty(n_steps, dtype=torch.float32)
+    val_history: list[tuple[int, dict[str, float]]] = []
+    checked = 0
+    model.train()
+    for k in range(n_steps):
+        x = colors[plan.index[k]]
+        y, z = forward(x)
+        total = F.mse_loss(y, x)
+        labels = plan.labels[k]
+        for r, w in plan_terms[k]:
+            loss = r.per_sample(z)
+            if r.labels is None:
+                term = loss.mean()
+            else:
+                aff = r.affinity(labels)
+                term = (loss * aff).sum() / (aff.sum() + 1e-8)
+            total = total + term * w
+        total.backward()
+        opt.step(lrs[min(k, last_row)])
+        losses[k] = total.detach()
+
+        if validation is not None and k in plan.validate_after:
+            val_history.append((k + 1, validate(model, validation, regularizers)))
+        if (k + 1) % check_every == 0 or k + 1 == n_steps:
+            _check_finite(losses, checked, k + 1)
+            checked = k + 1
+            if progress is not None:
+                progress(k + 1, n_steps, float(losses[k]))
+    counts = count_labels(plan, regularizers, schedule, n_steps)
+    return TrainResult(model, counts, val_history, float(losses[-1]), time.perf_counter() - t0, losses)
+
+
+def _check_finite(losses: Tensor, start: int, stop: int) -> None:
+    window = losses[start:stop]
+    bad = (~torch.isfinite(window)).nonzero()
+    if len(bad):
+        step = start + int(bad[0])
+        raise TrainingDiverged(f"training diverged: the loss is {float(losses[step])} at step {step}; "
+                               "no result was written")
