@@ -70,7 +70,8 @@ def arange_cyclic(step: float, lower: float = 0.0) -> np.ndarray:
 
 def rgb_to_hsv(rgb: np.ndarray) -> np.ndarray:
     """RGB [..., 3] in [0, 1] to HSV [..., 3]; H = 0 and S = 0 for greys (skimage.color.rgb2hsv)."""
-    rgb = np.asarray(rgb, dtype=np.float64)
+    shape = np.shape(rgb)
+    rgb = np.asarray(rgb, dtype=np.float64).reshape(-1, 3)
     out = np.empty_like(rgb)
     v = rgb.max(-1)
     delta = np.ptp(rgb, axis=-1)
@@ -88,7 +89,7 @@ def rgb_to_hsv(rgb: np.ndarray) -> np.ndarray:
     h = (h / 6.0) % 1.0
     h[delta == 0.0] = 0.0
     out[..., 0], out[..., 1], out[..., 2] = h, s, v
-    return out
+    return out.reshape(shape)
 
 
 def hsv_to_rgb(hsv: np.ndarray) -> np.ndarray:

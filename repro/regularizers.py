@@ -66,7 +66,7 @@ def separate(z: Tensor, power: float = 100.0, shift: bool = True) -> Tensor:
     """
     e = _unit(z)
     c = torch.matmul(e, e.T)
-    c.masked_fill_((c - 1).abs() <= _ISCLOSE_TO_ONE, 0.0)
+    c.masked_fill_((c.detach() - 1).abs() <= _ISCLOSE_TO_ONE, 0.0)
     if shift:
         c = (c + 1) / 2
     return (c**power).sum(dim=1)

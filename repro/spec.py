@@ -330,7 +330,10 @@ def _raw(path: Path, chain: tuple[Path, ...] = ()) -> tuple[dict, Path]:
             raise SpecError(f"{path}: 'extends' must be an experiment name, got {parent_name!r}")
         parent_path = path.parent / f"{parent_name}.toml"
         if not parent_path.exists():
-            raise SpecError(f"{path}: extends {parent_name!r}, but {parent_path} does not exist")
+            parent_path = experiments_dir() / f"{parent_name}.toml"
+        if not parent_path.exists():
+            raise SpecError(f"{path}: extends {parent_name!r}, which is neither beside it nor in "
+                            f"{experiments_dir()}; available: {', '.join(available())}")
         base, parent_owner = _raw(parent_path, (*chain, path.resolve()))
         if "dopesheet" not in data:
             sheet_owner = parent_owner
@@ -449,7 +452,9 @@ def _validate(spec: Spec, where: str) -> None:
     if spec.score.intervention not in spec.interventions:
         raise SpecError(f"{where}: score.intervention {spec.score.intervention!r} is not one of the "
                         f"interventions: {', '.join(spec.interventions)}")
-    known = {"score", "val_recon", *(f"val_{n}" for n, r in spec.regularizers.items() if r.validate)}
+    # A gated term only yields a validation metric if one of its labels exists in validation.
+    known = {"score", "val_recon", *(f"val_{n}" for n, r in spec.regularizers.items() if r.validate and (
+        r.labels is None or any(spec.labels[k].validation == "exact" for k in r.labels)))}
     for obj in (*spec.sweep.minimize, *spec.sweep.maximize):
         if obj not in known:
             raise SpecError(f"{where}: sweep objective {obj!r} is not one of {', '.join(sorted(known))}")
@@ -461,6 +466,8 @@ def spec_hash(spec: Spec) -> str:
     """Content hash of what determines a result: resolved spec, schedule, package version."""
     data = to_dict(spec)
     data.pop("about", None)
+    data.pop("name", None)  # the directory above the hash already says which experiment
+    data.pop("dopesheet", None)  # where the schedule lives doesn't matter; its keyframes do
     sheet = spec.sheet
     keys = [[t.name, t.space, t.easing, [[k.step, k.value] for k in t.keys]] for t in sheet.tracks] if sheet else []
     blob = json.dumps({"spec": data, "dopesheet": keys, "version": __version__}, sort_keys=False)

@@ -114,12 +114,17 @@ class FastAdam:
         bias_correction2 = 1 - BETA2**step
         step_size = lr / bias_correction1
         bias_correction2_sqrt = bias_correction2**0.5
-        for p, m, v in zip(self.params, self.exp_avg, self.exp_avg_sq):
-            g = p.grad
-            m.lerp_(g, 1 - BETA1)
-            v.mul_(BETA2).addcmul_(g, g, value=1 - BETA2)
-            denom = (v.sqrt() / bias_correction2_sqrt).add_(ADAM_EPS)
-            p.addcdiv_(m, denom, value=-step_size)
+        # On CPU the _foreach_ ops loop over the tensors calling the same kernels as the
+        # per-tensor ops below would (exactly _single_tensor_adam's sequence), in one call each.
+        grads = [p.grad for p in self.params]
+        torch._foreach_lerp_(self.exp_avg, grads, 1 - BETA1)
+        torch._foreach_mul_(self.exp_avg_sq, BETA2)
+        torch._foreach_addcmul_(self.exp_avg_sq, grads, grads, value=1 - BETA2)
+        denom = torch._foreach_sqrt(self.exp_avg_sq)
+        torch._foreach_div_(denom, bias_correction2_sqrt)
+        torch._foreach_add_(denom, ADAM_EPS)
+        torch._foreach_addcdiv_(self.params, self.exp_avg, denom, value=-step_size)
+        for p in self.params:
             p.grad = None
 
 

@@ -1,0 +1,69 @@
+"""Random-number replay against the test vectors of reference/rng-replay.md (verified there
+against upstream's Lightning run bit for bit)."""
+
+import torch
+
+from repro import colors as C
+from repro.model import build_model, fingerprint
+from repro.replay import every_n_epochs, every_n_steps, int64_draw, plan_batches
+
+
+def test_int64_draw():
+    assert int64_draw(torch.Generator().manual_seed(0)) == 900450186894289455
+
+
+def probs(n, labels=("red", "vibrant")):
+    cube = C.rgb_cube(n).reshape(-1, 3)
+    table = {"red": C.redness(cube) ** 8 * 0.08, "vibrant": C.vibrancy(cube) ** 10 * 0.01}
+    return {k: torch.tensor(table[k], dtype=torch.float32) for k in labels}
+
+
+def draws_after_init(seed, latent, layers):
+    g = torch.Generator().manual_seed(seed)
+    model = build_model(latent, 16, layers, g)
+    return g, model
+
+
+def test_paper_seed_7_streams():
+    g, model = draws_after_init(7, 4, 1)
+    assert fingerprint(model) == "fa6796e0eed4cb5e9f6ba0ae6cba910722f97a688636e376d0fd90028e904d73"
+    state = g.get_state()
+    assert [int64_draw(g) for _ in range(4)] == [8936815327463878297, 2276760863082906606,
+                                                 2389903565566515157, 7562665086030944511]
+    g.set_state(state)
+    plan = plan_batches(g, 512, probs(8), 1501, 64, 4, every_n_steps(150))
+    assert plan.draws == 386
+    assert plan.index[0][:8].tolist() == [385, 355, 156, 374, 33, 288, 88, 103]
+    red = [(k, int(i)) for k, lab in enumerate(plan.labels) for i in lab["red"].nonzero().flatten()][:5]
+    vib = [(k, int(i)) for k, lab in enumerate(plan.labels) for i in lab["vibrant"].nonzero().flatten()][:5]
+    assert red == [(47, 5), (57, 42), (86, 37), (95, 49), (162, 9)]
+    assert vib == [(19, 16), (25, 26), (38, 2), (44, 12), (55, 62)]
+    assert sum(int(lab["red"].sum()) for lab in plan.labels) == 74
+    assert sum(int(lab["vibrant"].sum()) for lab in plan.labels) == 106
+    assert sorted(plan.validate_after) == list(range(149, 1500, 150))
+    # The last draw was V after step 1500 (index 1499).
+    g2, _ = draws_after_init(7, 4, 1)
+    for _ in range(385):
+        int64_draw(g2)
+    assert int64_draw(g2) == 4524261748078559620
+
+
+def test_seed_notebook_streams():
+    g, model = draws_after_init(0, 4, 1)
+    assert fingerprint(model) == "6159c8e9a7390cbdb5e6c4688742e1312cbd8aab9ed8b19bfd9478293236ec35"
+    plan = plan_batches(g, 1000, probs(10), 1501, 64, 4, every_n_epochs(10))
+    assert plan.draws == 197
+    assert plan.index[0][:8].tolist() == [422, 783, 679, 300, 667, 133, 602, 757]
+    assert len(plan.index[15]) == 40  # the 10^3 cube's last batch per epoch
+    red = [(k, int(i)) for k, lab in enumerate(plan.labels) for i in lab["red"].nonzero().flatten()][:5]
+    assert red == [(0, 47), (7, 14), (34, 49), (43, 62), (71, 30)]
+    assert sum(int(lab["red"].sum()) for lab in plan.labels) == 76
+    assert sum(int(lab["vibrant"].sum()) for lab in plan.labels) == 102
+    assert sorted(plan.validate_after) == [160 * j - 1 for j in range(1, 10)]
+
+
+def test_isolated_model_init():
+    g, model = draws_after_init(33, 5, 2)
+    assert fingerprint(model) == "7755b4708bc9241959e1b5a8c67962b76dc0bb908eb5405769bdab9a0b6180be"
+    g0, _ = draws_after_init(0, 5, 2)
+    assert [int64_draw(g0) for _ in range(2)] == [8748483062231442713, 9045268835731528109]
