@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
+from pathlib import Path
 
 import click
 
@@ -117,6 +119,40 @@ def run(experiment, seed, overrides, force, quiet):
 
     click.echo(format_run(metrics))
     click.echo(f"\nresult: {path}")
+
+
+@main.command()
+@click.argument("experiments", nargs=-1)
+@click.option("--quick", is_flag=True, help="Only the selected seeds' single runs (skip sweep statistics).")
+@click.option("--all", "show_all", is_flag=True, help="List every entry, not only failures and discrepancies.")
+def verify(experiments, quick, show_all):
+    """Check every published number in registry/ against what the code computes.
+
+    Runs (or reuses) what it needs, prints published vs reproduced, writes
+    results/verification.json and tables/verification.tex, and exits 1 if anything fails.
+    """
+    from repro import verify as V
+    from repro.results import results_dir
+    from repro.spec import ROOT
+
+    _setup_torch()
+    entries = V.load_registry()
+    unknown = sorted(set(experiments) - {e.experiment for e in entries})
+    if unknown:
+        raise ReproError(f"no registry entries for {', '.join(unknown)}; "
+                         f"registered: {', '.join(sorted({e.experiment for e in entries}))}")
+    checks = V.verify(entries, V.default_source(lambda label: ProgressLine(label)), quick=quick,
+                      experiments=list(experiments) or None)
+    tables = Path(os.environ.get("REPRO_TABLES", ROOT / "tables"))
+    counts = V.write_report(checks, results_dir(), tables)
+    click.echo(V.format_table(checks, only_problems=not show_all))
+    click.echo(f"\nchecked {counts['checked']}, passed {counts['passed']}, failed {counts['failed']}, "
+               f"known discrepancies {counts['known_discrepancies']}")
+    click.echo(f"wrote {results_dir() / 'verification.json'} and {tables / 'verification.tex'}")
+    if counts["failed"]:
+        failed = [c.id for c in checks if c.status in ("FAIL", "missing")]
+        click.secho(f"FAILED: {', '.join(failed[:20])}{' ...' if len(failed) > 20 else ''}", fg="red", err=True)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

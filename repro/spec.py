@@ -337,15 +337,17 @@ def _raw(path: Path, chain: tuple[Path, ...] = ()) -> tuple[dict, Path]:
         base, parent_owner = _raw(parent_path, (*chain, path.resolve()))
         if "dopesheet" not in data:
             sheet_owner = parent_owner
+        for dotted in remove:  # drop inherited keys first, then add this file's own
+            keys = dotted.split(".")
+            node = base
+            for k in keys[:-1]:
+                node = node.get(k, {})
+            if keys[-1] not in node:
+                raise SpecError(f"{path}: remove names {dotted!r}, which {parent_name!r} does not have")
+            del node[keys[-1]]
         data = _merge(base, data)
-    for dotted in remove:
-        keys = dotted.split(".")
-        node = data
-        for k in keys[:-1]:
-            node = node.get(k, {})
-        if keys[-1] not in node:
-            raise SpecError(f"{path}: remove names {dotted!r}, which the parent spec does not have")
-        del node[keys[-1]]
+    elif remove:
+        raise SpecError(f"{path}: 'remove' needs 'extends'")
     return data, sheet_owner
 
 

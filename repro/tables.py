@@ -1,0 +1,46 @@
+"""LaTeX tables from Jinja2 templates (repro/templates/*.tex.j2).
+
+Delimiters are LaTeX-safe (\\VAR{...}, \\BLOCK{...}, \\#{...}), undefined variables are errors,
+and every string goes through the `tex` filter, which escapes LaTeX's special characters.
+"""
+
+from __future__ import annotations
+
+import re
+
+import jinja2
+
+_TEX_ESCAPES = {
+    "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
+    "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
+}
+_TEX_RE = re.compile("|".join(re.escape(k) for k in _TEX_ESCAPES))
+
+
+def tex(value) -> str:
+    """Escape a string for LaTeX text mode."""
+    return _TEX_RE.sub(lambda m: _TEX_ESCAPES[m.group()], str(value))
+
+
+def environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("repro", "templates"),
+        block_start_string=r"\BLOCK{", block_end_string="}",
+        variable_start_string=r"\VAR{", variable_end_string="}",
+        comment_start_string=r"\#{", comment_end_string="}",
+        trim_blocks=True, lstrip_blocks=True, autoescape=False,
+        undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
+    )
+    env.filters["tex"] = tex
+    env.filters["num"] = lambda v, digits=6: f"{v:.{digits}f}"
+    env.filters["sci"] = lambda v: "--" if v is None else f"{v:.1e}"
+    return env
+
+
+def render(template: str, **context) -> str:
+    return environment().get_template(template).render(**context)
+
+
+def verification_table(checks, counts: dict) -> str:
+    rows = [c for c in checks if c.status != "pass"] + [c for c in checks if c.status == "pass"]
+    return render("verification.tex.j2", checks=rows, counts=counts)
