@@ -122,6 +122,43 @@ def run(experiment, seed, overrides, force, quiet):
 
 
 @main.command()
+@click.argument("experiment")
+@click.option("--seeds", default=None, help="Seeds, e.g. 0-59 or 0-4,10 (default: the spec's sweep.seeds).")
+@click.option("--jobs", "-j", type=click.IntRange(min=1), default=None, help="Parallel workers (default: CPU count).")
+@click.option("--executor", type=click.Choice(["inline", "local", "dask"]), default="local", show_default=True)
+@click.option("--scheduler", default=None, help="Dask scheduler address (tcp://host:8786); default: a local cluster.")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a spec key (repeatable).")
+def sweep(experiment, seeds, jobs, executor, scheduler, overrides):
+    """Train every seed of EXPERIMENT, keep the Pareto front, evaluate the most selective run.
+
+    Each seed is cached like `repro run --seed N`; re-running an interrupted sweep resumes it.
+    Writes results/EXPERIMENT/sweep-HASH/summary.json and runs.csv.
+    """
+    from repro.executors import make_executor
+    from repro.spec import load_spec
+    from repro.sweep import parse_seeds, run_sweep
+
+    spec = load_spec(experiment, list(overrides))
+    seed_list = parse_seeds(seeds or spec.sweep.seeds)
+    _setup_torch()
+    t0 = time.perf_counter()
+
+    def progress(done, total, left):
+        click.echo(f"{spec.name}: {done}/{total} seeds, {time.perf_counter() - t0:.0f}s elapsed, "
+                   f"about {left:.0f}s left", err=True)
+
+    ex = make_executor(executor, jobs, scheduler)
+    try:
+        path, summary = run_sweep(spec, seed_list, ex, progress)
+    finally:
+        ex.shutdown()
+    from repro.report import format_sweep
+
+    click.echo(format_sweep(summary))
+    click.echo(f"\nsweep: {path}")
+
+
+@main.command()
 @click.argument("experiments", nargs=-1)
 @click.option("--quick", is_flag=True, help="Only the selected seeds' single runs (skip sweep statistics).")
 @click.option("--all", "show_all", is_flag=True, help="List every entry, not only failures and discrepancies.")

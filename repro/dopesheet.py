@@ -12,6 +12,7 @@ Before its first keyframe it holds its first keyed value; after the last it hold
 from __future__ import annotations
 
 import csv
+import itertools
 import math
 import re
 from dataclasses import dataclass
@@ -110,7 +111,7 @@ def track_value(track: Track, t: float) -> float:
         return keys[0].value
     if t >= keys[-1].step:
         return keys[-1].value
-    for k0, k1 in zip(keys, keys[1:]):
+    for k0, k1 in itertools.pairwise(keys):
         if k0.step <= t <= k1.step:
             if t == k0.step:
                 return k0.value

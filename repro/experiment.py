@@ -11,8 +11,7 @@ import torch
 
 from repro import colors as C
 from repro.evaluate import concept_target, infer, pearson
-from repro.interventions import (BezierMapper, BoundedFalloff, LinearMapper, Repulsion,
-                                 SubspaceSuppression, Suppression)
+from repro.interventions import BezierMapper, BoundedFalloff, LinearMapper, Repulsion, SubspaceSuppression, Suppression
 from repro.model import SphericalAutoencoder, build_model, fingerprint
 from repro.regularizers import Regularizer
 from repro.replay import every_n_epochs, every_n_steps, plan_batches

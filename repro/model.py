@@ -12,6 +12,7 @@ Linear layers draw their initial weights decides which model a seed gives.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import math
 from collections.abc import Callable
 
@@ -24,7 +25,7 @@ LatentMap = Callable[[Tensor], Tensor]
 
 def _codec(sizes: list[int]) -> nn.Sequential:
     layers: list[nn.Module] = []
-    for i, (a, b) in enumerate(zip(sizes, sizes[1:])):
+    for i, (a, b) in enumerate(itertools.pairwise(sizes)):
         layers.append(nn.Linear(a, b))
         if i < len(sizes) - 2:
             layers.append(nn.GELU())

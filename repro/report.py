@@ -27,3 +27,15 @@ def format_run(m: dict) -> str:
     lines.append(f"Model sha256: {m['model_sha256']}")
     lines.append(f"Timings: train {t['train_s']:.2f}s, evaluate {t['eval_s']:.2f}s")
     return "\n".join(lines)
+
+
+def format_sweep(s: dict) -> str:
+    lines = [(f"{s['experiment']}: {len(s['seeds'])} seeds; Pareto front of {len(s['pareto_seeds'])} "
+             f"(minimise {', '.join(s['objectives']['minimize'])}; maximise {', '.join(s['objectives']['maximize'])})"),
+             f"selected seed {s['selected_seed']}  (front by score: {', '.join(map(str, s['pareto_seeds']))})", "",
+             f"{'metric':<22} {'min':>10} {'max':>10} {'mean':>10} {'std':>10}"]
+    for k, v in s["stats"].items():
+        lines.append(f"{k:<22} {v['min']:>10.4f} {v['max']:>10.4f} {v['mean']:>10.4f} {v['std']:>10.4f}")
+    t = s["timings"]
+    lines.append(f"\n{t['trained']} seeds trained, {t['cached']} reused, {t['total_s']:.1f}s")
+    return "\n".join(lines)

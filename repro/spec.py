@@ -430,9 +430,8 @@ def _validate(spec: Spec, where: str) -> None:
             raise SpecError(f"{where}: labels.{name}.scale must lie in [0, 1] (a probability)")
     for name, r in spec.regularizers.items():
         w = f"{where}: regularizers.{name}"
-        if r.kind in ("anchor", "anti-anchor"):
-            if r.direction is None or len(r.direction) != E:
-                raise SpecError(f"{w}.direction must be a list of {E} numbers (model.latent_dim)")
+        if r.kind in ("anchor", "anti-anchor") and (r.direction is None or len(r.direction) != E):
+            raise SpecError(f"{w}.direction must be a list of {E} numbers (model.latent_dim)")
         if r.kind in ("subspace", "anti-subspace"):
             if not r.dims or any(not 0 <= d < E for d in r.dims) or len(set(r.dims)) != len(r.dims):
                 raise SpecError(f"{w}.dims must be distinct latent dimensions in 0..{E - 1}")
@@ -441,9 +440,8 @@ def _validate(spec: Spec, where: str) -> None:
                 raise SpecError(f"{w}.labels names {lab!r}; defined labels: {', '.join(spec.labels) or '(none)'}")
     for name, iv in spec.interventions.items():
         w = f"{where}: interventions.{name}"
-        if iv.kind in ("suppression", "repulsion"):
-            if iv.concept is None or len(iv.concept) != E:
-                raise SpecError(f"{w}.concept must be a list of {E} numbers (model.latent_dim)")
+        if iv.kind in ("suppression", "repulsion") and (iv.concept is None or len(iv.concept) != E):
+            raise SpecError(f"{w}.concept must be a list of {E} numbers (model.latent_dim)")
         if iv.kind == "suppression" and iv.falloff is None:
             raise SpecError(f"{w}: suppression needs a falloff table (max_angle, strength, power)")
         if iv.kind == "repulsion" and iv.mapper is None:

@@ -24,7 +24,7 @@ def _producer_consumer(model: SphericalAutoencoder) -> tuple[nn.Linear, nn.Linea
 
 
 def _check_dims(dims, k: int) -> list[int]:
-    dims = sorted(set(int(d) for d in dims))
+    dims = sorted({int(d) for d in dims})
     bad = [d for d in dims if not 0 <= d < k]
     if bad:
         raise IndexError(f"latent dims {bad} are outside 0..{k - 1}")

@@ -197,9 +197,14 @@ def default_source(progress_factory=None) -> Source:
                 progress = progress_factory(f"{experiment} seed {spec.seed}") if progress_factory else None
                 cache[key] = run_one(spec, progress=progress)[1]
             elif scope == "sweep":
+                from repro.executors import make_executor
                 from repro.sweep import run_sweep
 
-                cache[key] = run_sweep(spec)[1]
+                ex = make_executor("local")
+                try:
+                    cache[key] = run_sweep(spec, executor=ex)[1]
+                finally:
+                    ex.shutdown()
             else:
                 raise ReproError(f"unknown registry path scope {scope!r} (use run:, sweep: or spec:)")
         return cache[key]

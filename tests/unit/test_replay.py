@@ -63,7 +63,7 @@ def test_seed_notebook_streams():
 
 
 def test_isolated_model_init():
-    g, model = draws_after_init(33, 5, 2)
+    _g, model = draws_after_init(33, 5, 2)
     assert fingerprint(model) == "7755b4708bc9241959e1b5a8c67962b76dc0bb908eb5405769bdab9a0b6180be"
     g0, _ = draws_after_init(0, 5, 2)
     assert [int64_draw(g0) for _ in range(2)] == [8748483062231442713, 9045268835731528109]

@@ -1,0 +1,68 @@
+"""A three-seed sweep of the 201-step spec: inline, local processes and a Dask LocalCluster give
+the same models, records and selection; an interrupted sweep resumes from its cache."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from repro.executors import make_executor
+from repro.spec import load_spec
+from repro.sweep import run_sweep
+from tests.conftest import ROOT, SPECS
+
+pytestmark = pytest.mark.integration
+QUICK = str(SPECS / "quick.toml")
+
+
+def sweep_with(executor, results, monkeypatch, **kw):
+    monkeypatch.setenv("REPRO_RESULTS", str(results))
+    ex = make_executor(executor, 2)
+    try:
+        return run_sweep(load_spec(QUICK), [0, 1, 2], ex, evaluate_selected=False, **kw)[1]
+    finally:
+        ex.shutdown()
+
+
+def comparable(summary):
+    return [{k: v for k, v in r.items() if k != "runtime_s"} for r in summary["runs"]], summary["selected_seed"]
+
+
+def test_executors_agree(tmp_path, monkeypatch):
+    inline = sweep_with("inline", tmp_path / "inline", monkeypatch)
+    local = sweep_with("local", tmp_path / "local", monkeypatch)
+    assert comparable(inline) == comparable(local)
+    pytest.importorskip("distributed")
+    dask = sweep_with("dask", tmp_path / "dask", monkeypatch)
+    assert comparable(dask) == comparable(inline)
+    assert inline["pareto_count"] == len(inline["pareto_seeds"]) >= 1
+
+
+def test_sweep_resumes_from_cache(tmp_path, monkeypatch):
+    first = sweep_with("inline", tmp_path, monkeypatch)
+    again = sweep_with("inline", tmp_path, monkeypatch)
+    assert again["timings"]["trained"] == 0 and again["timings"]["cached"] == 3
+    assert comparable(first) == comparable(again)
+
+
+def test_sweep_cli_and_errors(tmp_path):
+    env = {**os.environ, "REPRO_RESULTS": str(tmp_path)}
+
+    def repro(*args):
+        return subprocess.run([sys.executable, "-m", "repro.cli", *args], capture_output=True, text=True,
+                              cwd=ROOT, env=env)
+
+    out = repro("sweep", QUICK, "--seeds", "0-1", "--executor", "inline")
+    assert out.returncode == 0, out.stderr
+    assert "2/2 seeds" in out.stderr and "selected seed" in out.stdout
+    [sweep] = [p for p in (tmp_path / "quick").iterdir() if p.name.startswith("sweep-")]
+    summary = json.loads((sweep / "summary.json").read_text())
+    for key in ("experiment", "seeds", "selected_seed", "pareto_seeds", "stats", "timings"):
+        assert key in summary
+    assert (sweep / "runs.csv").read_text().startswith("seed,score")
+    for args, message in [(("--seeds", "5-2"), "goes backwards"), (("--executor", "slurm"), "Invalid value"),
+                          (("--executor", "dask", "--scheduler", "tcp://127.0.0.1:1"), "cannot reach")]:
+        bad = repro("sweep", QUICK, *args)
+        assert bad.returncode == 2 and message in bad.stderr, bad.stderr

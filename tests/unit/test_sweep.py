@@ -1,0 +1,30 @@
+import pytest
+
+from repro.errors import ReproError
+from repro.sweep import pareto_front, parse_seeds, stats
+
+
+def test_parse_seeds():
+    assert parse_seeds("0-59") == list(range(60))
+    assert parse_seeds("3") == [3]
+    assert parse_seeds("0-2, 10,4") == [0, 1, 2, 4, 10]
+    for bad in ("", "5-2", "a", "1-", "-3"):
+        with pytest.raises(ReproError):
+            parse_seeds(bad)
+
+
+def test_pareto_front_as_upstream():
+    rows = [
+        {"score": 0.9, "val_recon": 1.0, "val_anchor": 1.0},
+        {"score": 0.8, "val_recon": 2.0, "val_anchor": 2.0},   # dominated by 0
+        {"score": 0.95, "val_recon": 3.0, "val_anchor": 0.5},
+        {"score": 0.9, "val_recon": 1.0, "val_anchor": 1.0},   # duplicate of 0: neither strictly better
+        {"score": float("nan"), "val_recon": 0.1, "val_anchor": 0.1},  # NaN never dominates or is beaten on score
+    ]
+    front = pareto_front(rows, ["val_recon", "val_anchor"], ["score"])
+    assert 1 not in front and {0, 2, 3} <= set(front)
+
+
+def test_stats_use_the_sample_std():
+    s = stats([{"x": 1.0}, {"x": 2.0}, {"x": 3.0}], ["x"])["x"]
+    assert s == {"min": 1.0, "max": 3.0, "mean": 2.0, "std": 1.0}
