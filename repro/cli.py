@@ -159,6 +159,17 @@ def sweep(experiment, seeds, jobs, executor, scheduler, overrides):
 
 
 @main.command()
+@click.option("--jobs", "-j", type=click.IntRange(min=1), default=None, help="Parallel workers for sweeps.")
+def paper(jobs):
+    """Build the reproduction report: run what is not cached, verify, render tables and
+    figures, compile paper/build/main.pdf with latexmk, and print its path."""
+    from repro.paper import build
+
+    _setup_torch()
+    click.echo(build(jobs=jobs))
+
+
+@main.command()
 @click.argument("experiments", nargs=-1)
 @click.option("--quick", is_flag=True, help="Only the selected seeds' single runs (skip sweep statistics).")
 @click.option("--all", "show_all", is_flag=True, help="List every entry, not only failures and discrepancies.")

@@ -152,6 +152,14 @@ class SweepSpec:
 
 
 @dataclass(frozen=True)
+class FiguresSpec:
+    """Which latent dims the stacked figures show: (x, y, depth) per panel; -1 means none."""
+
+    latent_dims: tuple[tuple[int, ...], ...] = ((1, 0, 2), (1, 2, 0))
+    pruned_latent_dims: tuple[tuple[int, ...], ...] = ((1, 0, -1), (0, 1, -1))
+
+
+@dataclass(frozen=True)
 class Spec:
     dopesheet: str
     name: str = ""
@@ -166,6 +174,7 @@ class Spec:
     evaluation: EvaluationSpec = field(default_factory=EvaluationSpec)
     score: ScoreSpec = field(default_factory=ScoreSpec)
     sweep: SweepSpec = field(default_factory=SweepSpec)
+    figures: FiguresSpec = field(default_factory=FiguresSpec)
     # Not part of the TOML: where it came from, and its loaded schedule.
     source: str = field(default="", compare=False)
     sheet: Dopesheet | None = field(default=None, compare=False, repr=False)
@@ -466,6 +475,7 @@ def spec_hash(spec: Spec) -> str:
     """Content hash of what determines a result: resolved spec, schedule, package version."""
     data = to_dict(spec)
     data.pop("about", None)
+    data.pop("figures", None)  # presentation only
     data.pop("name", None)  # the directory above the hash already says which experiment
     data.pop("dopesheet", None)  # where the schedule lives doesn't matter; its keyframes do
     sheet = spec.sheet
@@ -505,7 +515,7 @@ def to_toml(spec: Spec) -> str:
 
     def _is_table(k, v) -> bool:
         return all(isinstance(x, dict) for x in v.values()) or k in (
-            "about", "model", "data", "validation", "evaluation", "score", "sweep")
+            "about", "model", "data", "validation", "evaluation", "score", "sweep", "figures")
 
     table("", data)
     return "\n".join(lines).lstrip() + "\n"

@@ -34,7 +34,17 @@ def environment() -> jinja2.Environment:
     env.filters["tex"] = tex
     env.filters["num"] = lambda v, digits=6: f"{v:.{digits}f}"
     env.filters["sci"] = lambda v: "--" if v is None else f"{v:.1e}"
+    env.filters["num3"] = lambda v: rf"\num[round-mode=places,round-precision=3]{{{v:.9f}}}"
+    env.filters["heat"] = heat
     return env
+
+
+def heat(value: float, signed: bool = False) -> str:
+    """A number shaded by magnitude: light grey at |v| <= 1e-4, black from 5e-3 (upstream's scale)."""
+    n = max(0.0, min(1.0, (abs(value) - 1e-4) / (5e-3 - 1e-4)))
+    shade = round(30 + 70 * n)
+    plus = ",print-mantissa-implicit-plus=true" if signed else ""
+    return rf"\textcolor{{black!{shade}}}{{\num[round-mode=places,round-precision=3{plus}]{{{value:.9f}}}}}"
 
 
 def render(template: str, **context) -> str:
