@@ -223,9 +223,9 @@ def common_figures(stamps: Stamps) -> list[str]:
     if not stamps.fresh(stem.name, code, [_pgf(stem)]):
         e0 = torch.tensor([1.0, 0.0])
         maps = {
-            "suppression (gate 1 above 0)": Suppression(e0, BoundedFalloff(math.cos(math.radians(90)), 1.0, 0.0)),
-            "suppression (soft, power 2)": Suppression(e0, BoundedFalloff(0.0, 1.0, 2.0)),
-            "repulsion (linear, 90 to 60 deg)": Repulsion(e0, LinearMapper(math.cos(math.radians(90)), 0.5),
+            "suppression": Suppression(e0, BoundedFalloff(math.cos(math.radians(90)), 1.0, 0.0)),
+            "soft suppression": Suppression(e0, BoundedFalloff(0.0, 1.0, 2.0)),
+            "repulsion": Repulsion(e0, LinearMapper(math.cos(math.radians(90)), 0.5),
                                                           generator=torch.Generator().manual_seed(0)),
         }
 
@@ -257,6 +257,7 @@ def render_tables(data: dict[str, dict], entries) -> list[str]:
     out = tables_dir()
     out.mkdir(parents=True, exist_ok=True)
     pub = {e.id: e.value for e in entries}
+    prec = {e.id: e.precision for e in entries}
     written = []
 
     def write(name, text):
@@ -314,8 +315,11 @@ def render_tables(data: dict[str, dict], entries) -> list[str]:
             st = s["stats"].get(metric)
             if st is None:
                 continue
-            rows_s.append({"metric": metric, "stats": [(st[k], pub.get(f"{prefix}.sweep.{metric.replace('/', '.')}.{k}"))
-                                                      for k in ("min", "max", "mean", "std")]})
+            ids = [f"{prefix}.sweep.{metric.replace('/', '.')}.{k}" for k in ("min", "max", "mean", "std")]
+            # A published value is shown at the precision it was printed with.
+            rows_s.append({"metric": metric, "stats": [
+                (st[k], None if i not in pub else f"{pub[i]:.{min(prec[i], 4)}f}")
+                for k, i in zip(("min", "max", "mean", "std"), ids)]})
         sweeps.append({"experiment": name, "rows": rows_s, "selected": s["selected_seed"],
                        "selected_pub": pub.get(f"{prefix}.sweep.selected_seed"), "pareto": s["pareto_count"],
                        "pareto_pub": pub.get(f"{prefix}.sweep.pareto_count"), "n": len(s["seeds"])})
