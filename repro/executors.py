@@ -56,15 +56,15 @@ def make_executor(name: str, jobs: int | None = None, scheduler: str | None = No
             cluster = LocalCluster(n_workers=jobs or os.cpu_count() or 1, threads_per_worker=1,
                                    processes=True, dashboard_address=None)
             client = Client(cluster)
-        return _DaskExecutor(client)
+        return _DaskExecutor(client, jobs or len(client.scheduler_info().get("workers", {})) or 1)
     raise ReproError(f"unknown executor {name!r}; use one of {', '.join(EXECUTORS)}")
 
 
 class _DaskExecutor(Executor):
     """Dask's concurrent.futures view of a client, closing the client (and cluster) on shutdown."""
 
-    def __init__(self, client):
-        self.client = client
+    def __init__(self, client, jobs: int):
+        self.client, self.jobs = client, jobs
         self._ex = client.get_executor(pure=False)
 
     def submit(self, fn, /, *args, **kwargs):

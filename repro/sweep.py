@@ -44,25 +44,40 @@ def parse_seeds(text: str) -> list[int]:
     return sorted(seeds)
 
 
-def train_and_score(spec: Spec) -> tuple[dict, dict]:
-    """Worker: train one seed and score it. Returns (record, state_dict); touches no files."""
+def train_and_score(specs: list[Spec]) -> list[tuple[dict, dict]]:
+    """Worker: train a chunk of seeds as one batched computation and score each one.
+    Returns [(record, state_dict)] in order; touches no files."""
     torch.set_num_threads(1)
     torch.use_deterministic_algorithms(True)
-    from repro.experiment import score, train_spec
+    from repro.batched import build_many, train_many
+    from repro.experiment import regularizers, score, validation_set
     from repro.model import fingerprint
 
+    spec = specs[0]
     t0 = time.perf_counter()
-    result, _init_sha = train_spec(spec)
-    model = result.model.eval()
-    record = {
-        "seed": spec.seed,
-        "score": score(spec, model),
-        **(result.val_history[-1][1] if result.val_history else {}),
-        **{f"labels/{k}": v for k, v in result.label_counts.items()},
-        "runtime_s": time.perf_counter() - t0,
-        "model_sha256": fingerprint(model),
-    }
-    return record, model.state_dict()
+    colors, models, plans = build_many(spec, [s.seed for s in specs])
+    results = train_many(models, colors, plans, regularizers(spec), spec.sheet.realize(), len(spec.sheet),
+                         validation_set(spec))
+    out = []
+    for sp, result in zip(specs, results):
+        model = result.model.eval()
+        record = {
+            "seed": sp.seed,
+            "score": score(sp, model),
+            **(result.val_history[-1][1] if result.val_history else {}),
+            **{f"labels/{k}": v for k, v in result.label_counts.items()},
+            "runtime_s": (time.perf_counter() - t0) / len(specs),
+            "model_sha256": fingerprint(model),
+        }
+        out.append((record, model.state_dict()))
+    return out
+
+
+def chunks(seeds: list[int], jobs: int) -> list[list[int]]:
+    """Split seeds into batches: about two per worker, so progress shows and work balances."""
+    n = max(1, min(len(seeds), 2 * jobs))
+    size = -(-len(seeds) // n)
+    return [seeds[i:i + size] for i in range(0, len(seeds), size)]
 
 
 def _write_record(spec: Spec, record: dict, state: dict) -> None:
@@ -148,17 +163,20 @@ def run_sweep(spec: Spec, seeds: list[int] | None = None, executor=None, progres
         own = executor is None
         ex = executor or make_executor("inline")
         try:
-            futures = {ex.submit(train_and_score, specs[s]): s for s in todo}
+            jobs = getattr(ex, "_max_workers", None) or getattr(ex, "jobs", 1)
+            futures = {ex.submit(train_and_score, [specs[s] for s in chunk]): chunk for chunk in chunks(todo, jobs)}
             started = time.perf_counter()
             for fut in as_completed(futures):
-                s = futures[fut]
+                chunk = futures[fut]
                 try:
-                    record, state = fut.result()
+                    results = fut.result()
                 except Exception as e:  # a worker died or raised: keep what finished, say how to resume
-                    raise ReproError(f"seed {s} failed ({type(e).__name__}: {e}); the {len(records) - done_before} "
-                                     "seeds finished so far are cached: run the same command again to resume") from e
-                _write_record(specs[s], record, state)
-                records[s] = record
+                    raise ReproError(f"seeds {chunk[0]}-{chunk[-1]} failed ({type(e).__name__}: {e}); the "
+                                     f"{len(records) - done_before} seeds finished so far are cached: run the same "
+                                     "command again to resume") from e
+                for s, (record, state) in zip(chunk, results):
+                    _write_record(specs[s], record, state)
+                    records[s] = record
                 if progress:
                     n_new = len(records) - done_before
                     rate = (time.perf_counter() - started) / n_new

@@ -107,7 +107,8 @@ class FastAdam:
         self.t = 0
 
     @torch.no_grad()
-    def step(self, lr: float) -> None:
+    def step(self, lr: float, grads: list[Tensor] | None = None) -> None:
+        """One update. `grads` defaults to each parameter's .grad (which is then cleared)."""
         self.t += 1
         step = float(self.t)
         bias_correction1 = 1 - BETA1**step
@@ -115,8 +116,10 @@ class FastAdam:
         step_size = lr / bias_correction1
         bias_correction2_sqrt = bias_correction2**0.5
         # On CPU the _foreach_ ops loop over the tensors calling the same kernels as the
-        # per-tensor ops below would (exactly _single_tensor_adam's sequence), in one call each.
-        grads = [p.grad for p in self.params]
+        # per-tensor ops would (exactly _single_tensor_adam's sequence), in one call each.
+        own = grads is None
+        if own:
+            grads = [p.grad for p in self.params]
         torch._foreach_lerp_(self.exp_avg, grads, 1 - BETA1)
         torch._foreach_mul_(self.exp_avg_sq, BETA2)
         torch._foreach_addcmul_(self.exp_avg_sq, grads, grads, value=1 - BETA2)
@@ -124,8 +127,9 @@ class FastAdam:
         torch._foreach_div_(denom, bias_correction2_sqrt)
         torch._foreach_add_(denom, ADAM_EPS)
         torch._foreach_addcdiv_(self.params, self.exp_avg, denom, value=-step_size)
-        for p in self.params:
-            p.grad = None
+        if own:
+            for p in self.params:
+                p.grad = None
 
 
 def _gate(r: Regularizer, labels: Mapping[str, Tensor]) -> bool | None:

@@ -1,0 +1,127 @@
+"""Train many seeds as one computation: parameters stacked along a seed dimension, one
+`torch.func.vmap(grad(...))` per step, each seed with its own replayed batches and labels.
+
+Every seed still gets exactly the model `repro.train.train` gives it (checked bit for bit in
+tests/integration/test_batched.py, and measured on ex-2.4.1 and ex-2.9.1 over all 1501 steps):
+the vmapped kernels compute each seed's slice with the same arithmetic, and the regulariser
+terms that the per-seed loop skips (no positive label in the batch) contribute exact zeros.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+from torch.func import functional_call, grad, vmap
+
+from repro.model import SphericalAutoencoder, build_model
+from repro.regularizers import Regularizer, _ISCLOSE_TO_ONE
+from repro.replay import BatchPlan
+from repro.train import FastAdam, TrainResult, ValidationSet, _check_finite, _weight, count_labels, validate
+
+
+def _separate(z: Tensor, power: float, shift: bool) -> Tensor:
+    # regularizers.separate without the in-place masked_fill_ (not allowed under vmap); the
+    # selected entries and the zero gradient through them are the same.
+    e = z / (torch.norm(z, dim=-1, keepdim=True) + 1e-8)
+    c = torch.matmul(e, e.T)
+    c = torch.where((c.detach() - 1).abs() <= _ISCLOSE_TO_ONE, torch.zeros_like(c), c)
+    if shift:
+        c = (c + 1) / 2
+    return (c**power).sum(dim=1)
+
+
+def train_many(
+    models: Sequence[SphericalAutoencoder],
+    colors: Tensor,
+    plans: Sequence[BatchPlan],
+    regularizers: Sequence[Regularizer],
+    schedule,
+    n_steps: int,
+    validation: ValidationSet | None = None,
+) -> list[TrainResult]:
+    """Train len(models) seeds together; returns one TrainResult per seed (in order)."""
+    t0 = time.perf_counter()
+    template = models[0]
+    names = [n for n, _ in template.named_parameters()]
+    stacked = {n: torch.stack([dict(m.named_parameters())[n].detach() for m in models]).contiguous() for n in names}
+    last_row = len(schedule["lr"]) - 2
+    label_names = list(plans[0].labels[0]) if plans[0].labels else []
+
+    def loss_fn(p, x, labels, terms):
+        y, z = functional_call(template, p, (x,))
+        total = F.mse_loss(y, x)
+        for r, w in terms:
+            loss = _separate(z, r.power, r.shift) if r.kind == "separate" else r.per_sample(z)
+            if r.labels is None:
+                term = loss.mean()
+            else:
+                present = [labels[k] * a for k, a in r.labels.items() if k in labels]
+                if not present:
+                    continue
+                aff = torch.stack(present, dim=0).sum(dim=0).clamp(0.0, 1.0)
+                term = (loss * aff).sum() / (aff.sum() + 1e-8)
+            total = total + term * w
+        return total, total
+
+    opt = FastAdam(list(stacked.values()))
+    losses = torch.empty(len(models), n_steps, dtype=torch.float32)
+    val_history: list[list[tuple[int, dict[str, float]]]] = [[] for _ in models]
+    template.train()
+    checked = 0
+    for k in range(n_steps):
+        row = min(k, last_row)
+        x = torch.stack([colors[p.index[k]] for p in plans])
+        labels = {name: torch.stack([p.labels[k][name] for p in plans]) for name in label_names}
+        terms = [(r, w) for r in regularizers if (w := _weight(schedule, r, row)) != 0.0]
+        grads, total = vmap(grad(lambda p, x, lab: loss_fn(p, x, lab, terms), has_aux=True))(stacked, x, labels)
+        opt.step(schedule["lr"][row], [grads[n] for n in names])
+        losses[:, k] = total.detach()
+        if validation is not None and any(k in p.validate_after for p in plans):
+            for i, p in enumerate(plans):
+                if k in p.validate_after:
+                    val_history[i].append((k + 1, validate(_unstack(template, stacked, i), validation, regularizers)))
+        if (k + 1) % 50 == 0 or k + 1 == n_steps:
+            for i in range(len(models)):
+                _check_finite(losses[i], checked, k + 1)
+            checked = k + 1
+    elapsed = time.perf_counter() - t0
+    out = []
+    for i, p in enumerate(plans):
+        model = _unstack(template, stacked, i)
+        out.append(TrainResult(model, count_labels(p, regularizers, schedule, n_steps), val_history[i],
+                               float(losses[i, -1]), elapsed / len(models), losses[i].clone()))
+    return out
+
+
+def _unstack(template: SphericalAutoencoder, stacked: dict[str, Tensor], i: int) -> SphericalAutoencoder:
+    """Seed i's model as an ordinary module (a copy of its slice)."""
+    m = template
+    with torch.device("meta"):
+        model = SphericalAutoencoder(m.latent_dim, m.encoder[0].out_features, sum(
+            isinstance(x, torch.nn.Linear) for x in m.encoder) - 1)
+    model.load_state_dict({n: v[i].clone() for n, v in stacked.items()}, assign=True)
+    return model
+
+
+def build_many(spec, seeds: Sequence[int]):
+    """Per-seed models and batch plans, each from its own generator (as train_spec does)."""
+    from repro import colors as C
+    from repro.experiment import label_probabilities
+    from repro.replay import every_n_epochs, every_n_steps, plan_batches
+
+    rgb = C.rgb_cube(spec.data.grid).reshape(-1, 3)
+    probs = label_probabilities(spec, rgb)
+    v = spec.validation
+    validates = every_n_steps(v.every) if v.unit == "steps" else every_n_epochs(v.every)
+    models, plans = [], []
+    for s in seeds:
+        g = torch.Generator().manual_seed(s)
+        m = spec.model
+        models.append(build_model(m.latent_dim, m.hidden_width, m.hidden_layers, g))
+        plans.append(plan_batches(g, len(rgb), probs, len(spec.sheet), spec.data.batch_size,
+                                  spec.data.loader_workers, validates))
+    return torch.tensor(rgb, dtype=torch.float32), models, plans
