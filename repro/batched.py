@@ -77,7 +77,7 @@ def train_many(
         x = torch.stack([colors[p.index[k]] for p in plans])
         labels = {name: torch.stack([p.labels[k][name] for p in plans]) for name in label_names}
         terms = [(r, w) for r in regularizers if (w := _weight(schedule, r, row)) != 0.0]
-        grads, total = vmap(grad(lambda p, x, lab: loss_fn(p, x, lab, terms), has_aux=True))(stacked, x, labels)
+        grads, total = vmap(grad(lambda p, x, lab, terms=terms: loss_fn(p, x, lab, terms), has_aux=True))(stacked, x, labels)
         opt.step(schedule["lr"][row], [grads[n] for n in names])
         losses[:, k] = total.detach()
         if validation is not None and any(k in p.validate_after for p in plans):

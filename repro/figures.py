@@ -95,7 +95,7 @@ def stacked_results(title, latents, recon, true, slice_recon, slice_true, slice_
     ax.set_xticks([])
     ax.set_title("reconstruction (cell) and true colour (inset), saturation 1", fontsize=7)
     ax = fig.add_subplot(gs[2, :])
-    for v, mse in loss_curves.items():
+    for mse in loss_curves.values():
         pts = np.stack([loss_hues, mse], axis=1)
         segs = np.stack([pts[:-1], pts[1:]], axis=1)
         ax.add_collection(LineCollection(segs, colors=np.clip(loss_colors[:-1], 0, 1), linewidths=1.2, capstyle="round"))

@@ -380,7 +380,7 @@ def build(names: list[str] | None = None, jobs: int | None = None) -> Path:
          f"known discrepancies {counts['known_discrepancies']}")
     stamps = Stamps(figures_dir() / ".stamps.json")
     stems = common_figures(stamps)
-    for name, d in data.items():
+    for _name, d in data.items():
         stems += experiment_figures(d["spec"], d["path"], d["metrics"], d["sweep"], stamps)
     render_tables(data, entries)
     from repro.tables import render
