@@ -74,8 +74,8 @@ def train_and_score(specs: list[Spec]) -> list[tuple[dict, dict]]:
 
 
 def chunks(seeds: list[int], jobs: int) -> list[list[int]]:
-    """Split seeds into batches: about two per worker, so progress shows and work balances."""
-    n = max(1, min(len(seeds), 2 * jobs))
+    """Split seeds into one batch per worker: the per-step cost of a batch grows slowly with its size."""
+    n = max(1, min(len(seeds), jobs))
     size = -(-len(seeds) // n)
     return [seeds[i:i + size] for i in range(0, len(seeds), size)]
 
