@@ -26,6 +26,7 @@ from repro.errors import ReproError
 from repro.spec import ROOT, Spec, load_spec, spec_hash
 
 PAPER_EXPERIMENTS = ["ex-2.4.1", "ex-2.9.1", "ex-2.5.1", "ex-2.7.1", "ex-2.10.1"]
+PREFIX = {"ex-2.4.1": "241", "ex-2.9.1": "291", "ex-2.5.1": "251", "ex-2.7.1": "271", "ex-2.10.1": "2101"}  # registry ids
 SOURCE_DATE_EPOCH = "1767225600"  # 2026-01-01, fixed so rebuilds are byte-identical
 TEX_PACKAGES = ("texlive-latex-base texlive-latex-recommended texlive-pictures texlive-science "
                 "texlive-fonts-recommended lmodern latexmk")
@@ -307,7 +308,7 @@ def render_tables(data: dict[str, dict], entries) -> list[str]:
     sweeps = []
     for name, d in data.items():
         s = d["sweep"]
-        prefix = {"ex-2.4.1": "241", "ex-2.9.1": "291", "ex-2.5.1": "251", "ex-2.7.1": "271", "ex-2.10.1": "2101"}[name]
+        prefix = PREFIX[name]
         rows_s = []
         for metric in ["score", *d["spec"].sweep.minimize, *[k for k in s["stats"] if k.startswith("labels/")
                                                             and not k.startswith("labels/total")]]:
@@ -323,6 +324,20 @@ def render_tables(data: dict[str, dict], entries) -> list[str]:
                        "selected_pub": pub.get(f"{prefix}.sweep.selected_seed"), "pareto": s["pareto_count"],
                        "pareto_pub": pub.get(f"{prefix}.sweep.pareto_count"), "n": len(s["seeds"])})
     write("sweeps.tex", render("sweeps.tex.j2", sweeps=sweeps))
+    label_rows = []
+    for name, d in data.items():
+        prefix = PREFIX[name]
+        for label in d["spec"].labels:
+            st = d["sweep"]["stats"].get(f"labels/{label}")
+            if st is None:
+                continue
+            label_rows.append({
+                "experiment": name, "label": label, "selected": d["metrics"]["label_counts"].get(label, 0),
+                "selected_pub": pub.get(f"{prefix}.labels.{label}"), "mean": st["mean"], "std": st["std"],
+                "mean_pub": pub.get(f"{prefix}.sweep.labels.{label}.mean"),
+                "std_pub": pub.get(f"{prefix}.sweep.labels.{label}.std")})
+    total = next(iter(data.values()))["metrics"]["label_counts"]["total"]
+    write("labels.tex", render("labels.tex.j2", rows=label_rows, total=total))
     return written
 
 
