@@ -126,8 +126,10 @@ def experiment_figures(spec: Spec, path: Path, metrics: dict, sweep: dict, stamp
     from repro.evaluate import concept_target, infer
     from repro.results import load_model
 
+    import repro.paper as P
+
     model = load_model(path, spec)
-    code = _code_hash(FG, X)
+    code = _code_hash(FG, X, P)  # the figure code, the data it is given, and how it is assembled
     stems = []
     latent_rgb = C.rgb_cube(20).reshape(-1, 3)
     hues = C.arange_cyclic(1 / 12)
@@ -216,7 +218,9 @@ def common_figures(stamps: Stamps) -> list[str]:
     from repro import figures as FG
     from repro.interventions import BoundedFalloff, LinearMapper, Repulsion, Suppression
 
-    code = _code_hash(FG)
+    import repro.paper as P
+
+    code = _code_hash(FG, P)
     stems = []
     stem = figures_dir() / "intervention-lobes"
     stems.append(stem.name)
