@@ -55,6 +55,14 @@ def regularizers(spec: Spec) -> list[Regularizer]:
     ]
 
 
+def schedule_of(spec: Spec) -> dict[str, list[float]]:
+    """Every dopesheet property per timeline row; lr defaults to 1e-8 as upstream's did."""
+    schedule = spec.sheet.realize()
+    if "lr" not in schedule:
+        schedule["lr"] = [1e-8] * len(spec.sheet)
+    return schedule
+
+
 def train_spec(spec: Spec, progress: Progress | None = None) -> tuple[TrainResult, str]:
     """Train one seed. All randomness flows from one generator seeded with spec.seed."""
     g = torch.Generator().manual_seed(spec.seed)
@@ -69,10 +77,7 @@ def train_spec(spec: Spec, progress: Progress | None = None) -> tuple[TrainResul
     v = spec.validation
     validates = every_n_steps(v.every) if v.unit == "steps" else every_n_epochs(v.every)
     plan = plan_batches(g, len(rgb), probs, n_steps, spec.data.batch_size, spec.data.loader_workers, validates)
-    schedule = sheet.realize()
-    if "lr" not in schedule:
-        schedule["lr"] = [1e-8] * n_steps  # upstream's default when a sheet has no lr column
-    result = train(model, colors, plan, regularizers(spec), schedule, n_steps, validation_set(spec), progress)
+    result = train(model, colors, plan, regularizers(spec), schedule_of(spec), n_steps, validation_set(spec), progress)
     return result, init_sha
 
 

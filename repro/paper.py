@@ -84,7 +84,9 @@ def _stamp(*parts) -> str:
 
 
 def _code_hash(*modules) -> str:
-    return _stamp(*[Path(m.__file__).read_text() for m in modules])
+    """Every module of the package (figures depend on evaluation, interventions, colours...)."""
+    pkg = Path(__file__).parent
+    return _stamp(*[(p.name, p.read_text()) for p in sorted(pkg.glob("*.py"))])
 
 
 class Stamps:
@@ -92,15 +94,24 @@ class Stamps:
 
     def __init__(self, path: Path):
         self.path = path
-        self.data = json.loads(path.read_text()) if path.exists() else {}
+        try:
+            self.data = json.loads(path.read_text()) if path.exists() else {}
+        except (json.JSONDecodeError, OSError):
+            self.data = {}  # a damaged stamp file only means everything is redrawn
 
     def fresh(self, key: str, stamp: str, outputs: list[Path]) -> bool:
         return self.data.get(key) == stamp and all(p.exists() for p in outputs)
 
-    def set(self, key: str, stamp: str) -> None:
-        self.data[key] = stamp
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.path.write_text(json.dumps(self.data, indent=1, sort_keys=True) + "\n")
+    def set(self, key: str, stamp: str | None) -> None:
+        """Record an output's inputs; `None` first, before rewriting it, so that an interrupted
+        render is never taken for a fresh one."""
+        from repro.results import atomic_write_text
+
+        if stamp is None:
+            self.data.pop(key, None)
+        else:
+            self.data[key] = stamp
+        atomic_write_text(self.path, json.dumps(self.data, indent=1, sort_keys=True) + "\n")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -164,11 +175,13 @@ def experiment_figures(spec: Spec, path: Path, metrics: dict, sweep: dict, stamp
             cones = [(iv.concept, math.radians(iv.mapper.from_angle), True),
                      (iv.concept, math.radians(iv.mapper.to_angle), False)]
         dims = spec.figures.pruned_latent_dims if iv is not None and iv.kind == "pruning" else spec.figures.latent_dims
+        stamps.set(key, None)
         fig = FG.stacked_results(
             f"{spec.name} · {name}", lat.latents, lat.recon, latent_rgb,
             sl.recon.reshape(12, 4, 3).transpose(1, 0, 2), slice_cube.rgb[:, 0].transpose(1, 0, 2),
             slice_cube.v, hues, loss.h, curves, loss.rgb[:, s_index, v_rows[0]], max_error,
             [_dims(d) for d in dims], cones)
+        stamps.set(stem.name, None)
         FG.save(fig, stem)
         stamps.set(key, base_stamp)
         _log(f"figure {stem.name}")
@@ -186,27 +199,30 @@ def experiment_figures(spec: Spec, path: Path, metrics: dict, sweep: dict, stamp
                  else r"$(s\,v)^{%g}$") % iv.selectivity_power
         fig = FG.error_vs_target(f"{spec.name} · {name}", target, mse, latent_rgb, label,
                                  metrics["selectivity"][name]["r2"])
+        stamps.set(stem.name, None)
         FG.save(fig, stem)
         stamps.set(stem.name, base_stamp)
     # the schedule
     stem = figures_dir() / f"{spec.name}-dopesheet"
     stems.append(stem.name)
-    sheet_stamp = _stamp(code, [(t.name, t.keys) for t in spec.sheet.tracks])
+    sheet_stamp = _stamp(code, spec.sheet.realize())
     if not stamps.fresh(stem.name, sheet_stamp, [_pgf(stem)]):
         realized = spec.sheet.realize()
         keys = {t.name: [(k.step, k.value) for k in t.keys] for t in spec.sheet.tracks}
+        stamps.set(stem.name, None)
         FG.save(FG.dopesheet_plot(f"{spec.name} schedule", realized, keys), stem)
         stamps.set(stem.name, sheet_stamp)
     # sweep distributions
     stem = figures_dir() / f"{spec.name}-sweep"
     stems.append(stem.name)
-    sweep_stamp = _stamp(code, sweep["runs"])
+    sweep_stamp = _stamp(code, sweep["runs"], spec.sweep.minimize)
     if not stamps.fresh(stem.name, sweep_stamp, [_pgf(stem)]):
         org = [k for k in spec.sweep.minimize if k != "val_recon"][:1]
         cols = {"score": [r["score"] for r in sweep["runs"]],
                 "val_recon": [r.get("val_recon") for r in sweep["runs"]]}
         for k in org:
             cols[k] = [r.get(k) for r in sweep["runs"]]
+        stamps.set(stem.name, None)
         FG.save(FG.sweep_boxplots(f"{spec.name}: {len(sweep['runs'])} seeds", cols, {"val_recon", *org}), stem)
         stamps.set(stem.name, sweep_stamp)
     return stems
@@ -236,12 +252,14 @@ def common_figures(stamps: Stamps) -> list[str]:
         def wrap(f):
             return lambda z: f(torch.tensor(z, dtype=torch.float32)).numpy()
 
+        stamps.set(stem.name, None)
         FG.save(FG.lobes("Interventions on unit vectors (concept to the right)",
                          {k: wrap(f) for k, f in maps.items()}), stem)
         stamps.set(stem.name, code)
     stem = figures_dir() / "rgb-cube"
     stems.append(stem.name)
     if not stamps.fresh(stem.name, code, [_pgf(stem)]):
+        stamps.set(stem.name, None)
         FG.save(FG.rgb_cube(C.rgb_cube(8).reshape(-1, 3)), stem)
         stamps.set(stem.name, code)
     return stems
@@ -341,7 +359,9 @@ def render_tables(data: dict[str, dict], entries) -> list[str]:
                 "mean_pub": pub.get(f"{prefix}.sweep.labels.{label}.mean"),
                 "std_pub": pub.get(f"{prefix}.sweep.labels.{label}.std")})
     total = next(iter(data.values()))["metrics"]["label_counts"]["total"]
-    write("labels.tex", render("labels.tex.j2", rows=label_rows, total=total))
+    steps = next(iter(data.values()))["metrics"]["steps"]
+    n_seeds = len(next(iter(data.values()))["sweep"]["seeds"])
+    write("labels.tex", render("labels.tex.j2", rows=label_rows, total=total, steps=steps, n_seeds=n_seeds))
     return written
 
 

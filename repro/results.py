@@ -82,6 +82,8 @@ def write_result(spec: Spec, metrics: dict, model: torch.nn.Module) -> Path:
         (tmp / "per_color.csv").write_text(per_color_csv(metrics))
         (tmp / "env.json").write_text(json.dumps(environment(), indent=2) + "\n")
         torch.save(model.state_dict(), tmp / "model.pt")
+        if (final / "record.json").exists():  # a sweep's record of this seed stays valid
+            shutil.copy2(final / "record.json", tmp / "record.json")
         if final.exists():
             shutil.rmtree(final)
         os.replace(tmp, final)
@@ -89,6 +91,14 @@ def write_result(spec: Spec, metrics: dict, model: torch.nn.Module) -> Path:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return final
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write a file so that readers see the old or the new content, never half of it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.parent / f".{path.name}.tmp"
+    tmp.write_text(text)
+    os.replace(tmp, path)
 
 
 def read_metrics(path: Path) -> dict:

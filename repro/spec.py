@@ -346,12 +346,14 @@ def _raw(path: Path, chain: tuple[Path, ...] = ()) -> tuple[dict, Path]:
         base, parent_owner = _raw(parent_path, (*chain, path.resolve()))
         if "dopesheet" not in data:
             sheet_owner = parent_owner
+        if not isinstance(remove, list) or not all(isinstance(r, str) for r in remove):
+            raise SpecError(f"{path}: 'remove' must be a list of dotted keys, e.g. [\"regularizers.subspace\"]")
         for dotted in remove:  # drop inherited keys first, then add this file's own
             keys = dotted.split(".")
             node = base
             for k in keys[:-1]:
-                node = node.get(k, {})
-            if keys[-1] not in node:
+                node = node.get(k, {}) if isinstance(node, dict) else {}
+            if not isinstance(node, dict) or keys[-1] not in node:
                 raise SpecError(f"{path}: remove names {dotted!r}, which {parent_name!r} does not have")
             del node[keys[-1]]
         data = _merge(base, data)
@@ -382,6 +384,10 @@ def parse_override(item: str) -> tuple[str, Any]:
     return key, value
 
 
+def raw_text(value) -> str:
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
 def apply_overrides(data: dict, overrides: list[tuple[str, Any]]) -> dict:
     data = json.loads(json.dumps(data))
     for key, value in overrides:
@@ -394,6 +400,8 @@ def apply_overrides(data: dict, overrides: list[tuple[str, Any]]) -> dict:
         *parents, last = key.split(".")
         for k in parents:
             node = node[k]
+        if isinstance(node[last], str) and not isinstance(value, str):
+            value = raw_text(value)  # e.g. --set sweep.seeds=3
         node[last] = value
     return data
 
@@ -455,6 +463,13 @@ def _validate(spec: Spec, where: str) -> None:
             raise SpecError(f"{w}: suppression needs a falloff table (max_angle, strength, power)")
         if iv.kind == "repulsion" and iv.mapper is None:
             raise SpecError(f"{w}: repulsion needs a mapper table (kind, from_angle, to_angle)")
+        if iv.kind == "repulsion" and not 0 <= iv.mapper.to_angle < iv.mapper.from_angle <= 180:
+            raise SpecError(f"{w}.mapper: needs 0 <= to_angle < from_angle <= 180 degrees (it rotates "
+                            f"alignments above cos(from_angle) towards cos(to_angle))")
+        if iv.kind == "suppression" and not 0 <= iv.falloff.max_angle <= 180:
+            raise SpecError(f"{w}.falloff.max_angle must lie in [0, 180] degrees")
+        if iv.kind == "pruning" and iv.dims and len(set(iv.dims)) >= E:
+            raise SpecError(f"{w}.dims: pruning every latent dimension leaves nothing to decode")
         if iv.kind in ("subspace-suppression", "ablation", "pruning"):
             if not iv.dims or any(not 0 <= d < E for d in iv.dims):
                 raise SpecError(f"{w}.dims must be latent dimensions in 0..{E - 1}")
@@ -480,7 +495,8 @@ def spec_hash(spec: Spec) -> str:
     data.pop("dopesheet", None)  # where the schedule lives doesn't matter; its keyframes do
     sheet = spec.sheet
     keys = [[t.name, t.space, t.easing, [[k.step, k.value] for k in t.keys]] for t in sheet.tracks] if sheet else []
-    blob = json.dumps({"spec": data, "dopesheet": keys, "version": __version__}, sort_keys=False)
+    steps = len(sheet) if sheet else 0  # rows without keys can still lengthen the schedule
+    blob = json.dumps({"spec": data, "dopesheet": keys, "steps": steps, "version": __version__}, sort_keys=False)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 

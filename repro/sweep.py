@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 
 from repro.errors import ReproError
-from repro.results import results_dir, run_dir
+from repro.results import atomic_write_text, read_metrics, results_dir, run_dir
 from repro.spec import Spec, spec_hash
 
 RECORD = "record.json"
@@ -50,13 +50,13 @@ def train_and_score(specs: list[Spec]) -> list[tuple[dict, dict]]:
     torch.set_num_threads(1)
     torch.use_deterministic_algorithms(True)
     from repro.batched import build_many, train_many
-    from repro.experiment import regularizers, score, validation_set
+    from repro.experiment import regularizers, schedule_of, score, validation_set
     from repro.model import fingerprint
 
     spec = specs[0]
     t0 = time.perf_counter()
     colors, models, plans = build_many(spec, [s.seed for s in specs])
-    results = train_many(models, colors, plans, regularizers(spec), spec.sheet.realize(), len(spec.sheet),
+    results = train_many(models, colors, plans, regularizers(spec), schedule_of(spec), len(spec.sheet),
                          validation_set(spec))
     out = []
     for sp, result in zip(specs, results):
@@ -91,9 +91,17 @@ def _write_record(spec: Spec, record: dict, state: dict) -> None:
 
 
 def _cached_record(spec: Spec) -> dict | None:
+    """A seed already trained by a sweep (record.json) or by `repro run --seed N` (metrics.json)."""
     path = run_dir(spec)
-    if (path / RECORD).exists() and (path / "model.pt").exists():
+    if not (path / "model.pt").exists():
+        return None
+    if (path / RECORD).exists():
         return json.loads((path / RECORD).read_text())
+    if (path / "metrics.json").exists():
+        m = read_metrics(path)
+        return {"seed": m["seed"], "score": m["score"], **m["val_losses"],
+                **{f"labels/{k}": v for k, v in m["label_counts"].items()},
+                "runtime_s": m["timings"]["train_s"], "model_sha256": m["model_sha256"]}
     return None
 
 
@@ -128,7 +136,7 @@ def stats(rows: list[dict], keys: list[str]) -> dict:
     """min, max, mean and (sample) std per metric, like pandas describe()."""
     out = {}
     for k in keys:
-        vals = [r[k] for r in rows if r.get(k) is not None]
+        vals = [r[k] for r in rows if r.get(k) is not None and math.isfinite(r[k])]  # NaN runs are listed, not averaged
         if vals:
             out[k] = {"min": min(vals), "max": max(vals), "mean": statistics.fmean(vals),
                       "std": statistics.stdev(vals) if len(vals) > 1 else 0.0}
@@ -186,7 +194,11 @@ def run_sweep(spec: Spec, seeds: list[int] | None = None, executor=None, progres
                 ex.shutdown()
     rows = [records[s] for s in seeds]
     front = pareto_front(rows, list(spec.sweep.minimize), list(spec.sweep.maximize))
-    best = max(front, key=lambda i: (rows[i]["score"], -i))  # first index holding the max score
+    # Like pandas' idxmax upstream: the first row holding the highest score, NaN never chosen.
+    scored = [i for i in front if rows[i].get("score") is not None and math.isfinite(rows[i]["score"])]
+    if not scored:
+        raise ReproError(f"{spec.name}: no seed has a finite score; nothing to select")
+    best = max(scored, key=lambda i: (rows[i]["score"], -i))
     selected = rows[best]["seed"]
     metric_keys = ["score", *sorted({k for r in rows for k in r if k.startswith("val_")}),
                    *sorted({k for r in rows for k in r if k.startswith("labels/")}), "runtime_s"]
@@ -209,8 +221,8 @@ def run_sweep(spec: Spec, seeds: list[int] | None = None, executor=None, progres
     summary["timings"] = {"total_s": time.perf_counter() - t0, "trained": len(todo), "cached": done_before}
     out = sweep_dir(spec, seeds)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    atomic_write_text(out / "summary.json", json.dumps(summary, indent=2) + "\n")
     cols = ["seed", *metric_keys, "model_sha256"]
     lines = [",".join(cols)] + [",".join(str(r.get(c, "")) for c in cols) for r in rows]
-    (out / "runs.csv").write_text("\n".join(lines) + "\n")
+    atomic_write_text(out / "runs.csv", "\n".join(lines) + "\n")
     return out, summary

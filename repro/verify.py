@@ -45,27 +45,39 @@ class Entry:
 def load_registry(directory: Path | None = None) -> list[Entry]:
     entries: list[Entry] = []
     for f in sorted((directory or registry_dir()).glob("*.toml")):
-        data = tomllib.loads(f.read_text())
-        for n in data.get("number", []):
-            entries.append(_entry(n, f, "number"))
-        for d in data.get("discrepancy", []):
-            entries.append(_entry(d, f, "discrepancy"))
-        for t in data.get("table", []):
-            for row in t["rows"]:
-                name, values = row[0], row[1:]
-                if len(values) != len(t["columns"]):
-                    raise ReproError(f"{f}: table {t['id']} row {name!r} has {len(values)} values, "
-                                     f"expected {len(t['columns'])}")
-                for col, v in zip(t["columns"], values):
-                    entries.append(Entry(
-                        id=f"{t['id']}.{name.replace(' ', '_')}.{col}", source=t["source"],
-                        experiment=t["experiment"], path=f"run:per_color[{name}].{col}", value=float(v),
-                        precision=t.get("precision", 9), tolerance=t["tolerance"], reason=t.get("reason", ""),
-                        kind="cell"))
+        try:
+            data = tomllib.loads(f.read_text())
+        except tomllib.TOMLDecodeError as e:
+            raise ReproError(f"{f}: not valid TOML ({e})") from None
+        try:
+            entries += _entries_of(data, f)
+        except (KeyError, TypeError, ValueError) as e:
+            raise ReproError(f"{f}: malformed registry entry ({type(e).__name__}: {e})") from None
     ids = [e.id for e in entries]
     dup = {i for i in ids if ids.count(i) > 1}
     if dup:
         raise ReproError(f"duplicate registry ids: {', '.join(sorted(dup))}")
+    return entries
+
+
+def _entries_of(data: dict, f: Path) -> list[Entry]:
+    entries: list[Entry] = []
+    for n in data.get("number", []):
+        entries.append(_entry(n, f, "number"))
+    for d in data.get("discrepancy", []):
+        entries.append(_entry(d, f, "discrepancy"))
+    for t in data.get("table", []):
+        for row in t["rows"]:
+            name, values = row[0], row[1:]
+            if len(values) != len(t["columns"]):
+                raise ReproError(f"{f}: table {t['id']} row {name!r} has {len(values)} values, "
+                                 f"expected {len(t['columns'])}")
+            for col, v in zip(t["columns"], values):
+                entries.append(Entry(
+                    id=f"{t['id']}.{name.replace(' ', '_')}.{col}", source=t["source"],
+                    experiment=t["experiment"], path=f"run:per_color[{name}].{col}", value=float(v),
+                    precision=t.get("precision", 9), tolerance=t["tolerance"], reason=t.get("reason", ""),
+                    kind="cell"))
     return entries
 
 
@@ -173,7 +185,7 @@ def verify(entries: list[Entry], source: Source, quick: bool = False,
         try:
             data = source(e.experiment, scope)
             value = evaluate_path(expr, data)
-        except (KeyError, IndexError, TypeError) as exc:
+        except (KeyError, IndexError, TypeError, AttributeError, ValueError, ZeroDivisionError) as exc:
             out.append(Check(e.id, e.source, e.experiment, e.value, None, None, e.tolerance, "FAIL",
                              f"not found in the {scope} result: {exc}"))
             continue
@@ -216,20 +228,19 @@ def summarize(checks: list[Check]) -> dict:
     return {
         "checked": len(checks),
         "passed": sum(c.status == "pass" for c in checks),
-        "failed": sum(c.status in ("FAIL", "missing") for c in checks),
+        "failed": sum(c.status == "FAIL" for c in checks),
         "known_discrepancies": sum(c.status == "known discrepancy" for c in checks),
     }
 
 
 def write_report(checks: list[Check], results: Path, tables: Path) -> dict:
     counts = summarize(checks)
-    results.mkdir(parents=True, exist_ok=True)
-    (results / "verification.json").write_text(json.dumps(
-        {**counts, "records": [asdict(c) for c in checks]}, indent=2) + "\n")
-    tables.mkdir(parents=True, exist_ok=True)
+    from repro.results import atomic_write_text
     from repro.tables import verification_table
 
-    (tables / "verification.tex").write_text(verification_table(checks, counts))
+    atomic_write_text(results / "verification.json", json.dumps(
+        {**counts, "records": [asdict(c) for c in checks]}, indent=2) + "\n")
+    atomic_write_text(tables / "verification.tex", verification_table(checks, counts))
     return counts
 
 

@@ -1,6 +1,7 @@
 """A three-seed sweep of the 201-step spec: inline, local processes and a Dask LocalCluster give
 the same models, records and selection; an interrupted sweep resumes from its cache."""
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -44,6 +45,19 @@ def test_sweep_resumes_from_cache(tmp_path, monkeypatch):
     first = sweep_with("inline", tmp_path, monkeypatch)
     again = sweep_with("inline", tmp_path, monkeypatch)
     assert again["timings"]["trained"] == 0 and again["timings"]["cached"] == 3
+    assert comparable(first) == comparable(again)
+
+
+def test_the_selected_runs_evaluation_keeps_the_sweep_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("REPRO_RESULTS", str(tmp_path))
+    from repro.runner import run_one
+
+    spec = load_spec(QUICK)
+    run_one(dataclasses.replace(spec, seed=2))  # a seed trained by `repro run` counts as cached
+    _, first = run_sweep(spec, [0, 1, 2])  # evaluates the selected seed with run_one
+    assert first["timings"]["trained"] == 2 and first["timings"]["cached"] == 1
+    _, again = run_sweep(spec, [0, 1, 2])
+    assert again["timings"]["trained"] == 0 and again["selected_seed"] == first["selected_seed"]
     assert comparable(first) == comparable(again)
 
 

@@ -56,6 +56,12 @@ def test_the_paper_builds_with_real_tex():
     for fig in ("ex-2.4.1", "ex-2.9.1", "ex-2.5.1", "ex-2.7.1"):
         assert fig in text
     assert "Verification" in text and "known discrepancy" in text
+    # The build ran the full verification, sweep statistics included: nothing may fail.
+    import json
+
+    report = json.loads((ROOT / "results" / "verification.json").read_text())
+    assert report["failed"] == 0 and report["checked"] >= 600
+    assert any(r["id"].startswith("241.sweep.") and r["status"] == "pass" for r in report["records"])
     # Byte-identical rebuild from scratch (fixed SOURCE_DATE_EPOCH, no trailer id).
     first = hashlib.sha256(pdf.read_bytes()).hexdigest()
     shutil.rmtree(ROOT / "paper" / "build")

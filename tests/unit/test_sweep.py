@@ -23,8 +23,25 @@ def test_pareto_front_as_upstream():
     ]
     front = pareto_front(rows, ["val_recon", "val_anchor"], ["score"])
     assert 1 not in front and {0, 2, 3} <= set(front)
+    assert 4 in front  # as upstream: a row with a NaN objective is never dominated ...
 
 
 def test_stats_use_the_sample_std():
     s = stats([{"x": 1.0}, {"x": 2.0}, {"x": 3.0}], ["x"])["x"]
     assert s == {"min": 1.0, "max": 3.0, "mean": 2.0, "std": 1.0}
+
+
+def test_selection_never_picks_a_nan_score(tmp_path, monkeypatch):
+    """... but, as pandas' idxmax upstream, it is never selected."""
+    import math
+
+    from repro import sweep as S
+    from repro.spec import load_spec
+
+    monkeypatch.setenv("REPRO_RESULTS", str(tmp_path))
+    spec = load_spec("ex-2.4.1")
+    records = {0: {"seed": 0, "score": math.nan, "val_recon": 5.0, "val_anchor": 1.0},
+               1: {"seed": 1, "score": 0.9, "val_recon": 1.0, "val_anchor": 1.0}}
+    monkeypatch.setattr(S, "_cached_record", lambda sp: records[sp.seed])
+    _, summary = S.run_sweep(spec, [0, 1], evaluate_selected=False)
+    assert summary["selected_seed"] == 1
