@@ -56,15 +56,9 @@ def train_many(
         total = F.mse_loss(y, x)
         for r, w in terms:
             loss = _separate(z, r.power, r.shift) if r.kind == "separate" else r.per_sample(z)
-            if r.labels is None:
-                term = loss.mean()
-            else:
-                present = [labels[k] * a for k, a in r.labels.items() if k in labels]
-                if not present:
-                    continue
-                aff = torch.stack(present, dim=0).sum(dim=0).clamp(0.0, 1.0)
-                term = (loss * aff).sum() / (aff.sum() + 1e-8)
-            total = total + term * w
+            term = r.reduce(loss, labels)
+            if term is not None:
+                total = total + term * w
         return total, total
 
     opt = FastAdam(list(stacked.values()))

@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from repro.errors import ReproError
+from repro.progress import ProgressLine
 
 
 class ReproGroup(click.Group):
@@ -32,28 +33,6 @@ def _setup_torch() -> None:
     # One intra-op thread: these tensors are tiny, and two threads were 10-40x slower.
     torch.set_num_threads(1)
     torch.use_deterministic_algorithms(True)
-
-
-class ProgressLine:
-    """A one-line progress display on stderr: steps done, loss, elapsed time."""
-
-    def __init__(self, label: str, enabled: bool = True):
-        self.label, self.t0, self.enabled = label, time.perf_counter(), enabled
-        self.tty = sys.stderr.isatty()
-        self.last_print = -1.0
-
-    def __call__(self, done: int, total: int, loss: float) -> None:
-        if not self.enabled:
-            return
-        now = time.perf_counter() - self.t0
-        final = done == total
-        if not self.tty and not final and now - self.last_print < 2.0:
-            return
-        self.last_print = now
-        width = 24
-        fill = int(width * done / total)
-        line = f"{self.label} [{'#' * fill}{'.' * (width - fill)}] step {done}/{total}  loss {loss:.3e}  {now:.1f}s"
-        click.echo(("\r" if self.tty else "") + line + ("\n" if final or not self.tty else ""), err=True, nl=False)
 
 
 @click.group(cls=ReproGroup, context_settings={"help_option_names": ["-h", "--help"]})

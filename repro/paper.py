@@ -56,7 +56,7 @@ def _log(msg: str) -> None:
 
 def collect(names: list[str], jobs: int | None = None) -> dict[str, dict]:
     """{experiment: {spec, metrics, path, sweep}}: runs and sweeps are computed only if missing."""
-    from repro.cli import ProgressLine
+    from repro.progress import ProgressLine
     from repro.executors import make_executor
     from repro.runner import run_one
     from repro.sweep import run_sweep

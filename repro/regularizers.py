@@ -105,15 +105,19 @@ class Regularizer:
             return None
         return torch.stack(present, dim=0).sum(dim=0).clamp(0.0, 1.0)
 
-    def term(self, z: Tensor, labels: Mapping[str, Tensor]) -> Tensor | None:
-        """The batch loss, or None when none of the gating labels exist in this batch."""
-        loss = self.per_sample(z)
+    def reduce(self, loss: Tensor, labels: Mapping[str, Tensor]) -> Tensor | None:
+        """Per-sample loss [B] -> batch term: the mean over every sample, or for a gated term
+        the mean over its labelled samples (0 if none); None when no gating label exists."""
         if self.labels is None:
             return loss.mean()
         w = self.affinity(labels)
         if w is None:
             return None
         return (loss * w).sum() / (w.sum() + EPS)
+
+    def term(self, z: Tensor, labels: Mapping[str, Tensor]) -> Tensor | None:
+        """The batch loss, or None when none of the gating labels exist in this batch."""
+        return self.reduce(self.per_sample(z), labels)
 
 
 KINDS = ("anchor", "anti-anchor", "subspace", "anti-subspace", "separate")

@@ -210,13 +210,7 @@ def train(
         total = F.mse_loss(y, x)
         labels = plan.labels[k]
         for r, w in plan_terms[k]:
-            loss = r.per_sample(z)
-            if r.labels is None:
-                term = loss.mean()
-            else:
-                aff = r.affinity(labels)
-                term = (loss * aff).sum() / (aff.sum() + 1e-8)
-            total = total + term * w
+            total = total + r.term(z, labels) * w
         total.backward()
         opt.step(lrs[min(k, last_row)])
         losses[k] = total.detach()

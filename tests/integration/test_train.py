@@ -7,8 +7,8 @@ import torch
 import torch.nn.functional as F
 
 from repro import experiment as X
-from repro.model import build_model, fingerprint
-from repro.replay import every_n_epochs, every_n_steps, plan_batches
+from repro.batched import build_many
+from repro.model import fingerprint
 from repro.spec import load_spec
 from tests.conftest import SPECS
 
@@ -25,14 +25,8 @@ def upstream_separate(z, power, shift):
 
 
 def plain_loop(spec, n_steps):
-    g = torch.Generator().manual_seed(spec.seed)
-    rgb = X.C.rgb_cube(spec.data.grid).reshape(-1, 3)
-    colors = torch.tensor(rgb, dtype=torch.float32)
-    model = build_model(spec.model.latent_dim, spec.model.hidden_width, spec.model.hidden_layers, g)
-    v = spec.validation
-    validates = every_n_steps(v.every) if v.unit == "steps" else every_n_epochs(v.every)
-    plan = plan_batches(g, len(rgb), X.label_probabilities(spec, rgb), len(spec.sheet), 64, 4, validates)
-    schedule = spec.sheet.realize()
+    colors, [model], [plan] = build_many(spec, [spec.seed])
+    schedule = X.schedule_of(spec)
     regs = X.regularizers(spec)
     opt = torch.optim.Adam(model.parameters(), lr=1e-8)
     model.train()
@@ -67,13 +61,8 @@ def test_fast_loop_equals_plain_loop(name, steps):
         # Compare the first `steps` steps of the full schedule.
         from repro import train as T
 
-        g = torch.Generator().manual_seed(spec.seed)
-        rgb = X.C.rgb_cube(spec.data.grid).reshape(-1, 3)
-        model = build_model(spec.model.latent_dim, spec.model.hidden_width, spec.model.hidden_layers, g)
-        v = spec.validation
-        validates = every_n_steps(v.every) if v.unit == "steps" else every_n_epochs(v.every)
-        plan = plan_batches(g, len(rgb), X.label_probabilities(spec, rgb), len(spec.sheet), 64, 4, validates)
-        T.train(model, torch.tensor(rgb, dtype=torch.float32), plan, X.regularizers(spec), spec.sheet.realize(), steps)
+        colors, [model], [plan] = build_many(spec, [spec.seed])
+        T.train(model, colors, plan, X.regularizers(spec), X.schedule_of(spec), steps)
         fast = fingerprint(model)
     else:
         result, _ = X.train_spec(spec)
