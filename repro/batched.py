@@ -18,20 +18,9 @@ from torch import Tensor
 from torch.func import functional_call, grad, vmap
 
 from repro.model import SphericalAutoencoder, build_model
-from repro.regularizers import Regularizer, _ISCLOSE_TO_ONE
+from repro.regularizers import Regularizer
 from repro.replay import BatchPlan
 from repro.train import FastAdam, TrainResult, ValidationSet, _check_finite, _weight, count_labels, validate
-
-
-def _separate(z: Tensor, power: float, shift: bool) -> Tensor:
-    # regularizers.separate without the in-place masked_fill_ (not allowed under vmap); the
-    # selected entries and the zero gradient through them are the same.
-    e = z / (torch.norm(z, dim=-1, keepdim=True) + 1e-8)
-    c = torch.matmul(e, e.T)
-    c = torch.where((c.detach() - 1).abs() <= _ISCLOSE_TO_ONE, torch.zeros_like(c), c)
-    if shift:
-        c = (c + 1) / 2
-    return (c**power).sum(dim=1)
 
 
 def train_many(
@@ -55,8 +44,7 @@ def train_many(
         y, z = functional_call(template, p, (x,))
         total = F.mse_loss(y, x)
         for r, w in terms:
-            loss = _separate(z, r.power, r.shift) if r.kind == "separate" else r.per_sample(z)
-            term = r.reduce(loss, labels)
+            term = r.term(z, labels)
             if term is not None:
                 total = total + term * w
         return total, total

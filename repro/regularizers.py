@@ -63,10 +63,18 @@ def separate(z: Tensor, power: float = 100.0, shift: bool = True) -> Tensor:
 
     Pairs with cos ~ 1 (self and duplicate samples) are zeroed before the shift, so each still
     contributes 0.5^p (upstream's arithmetic, kept because it changes the gradient path).
+
+    The latents are read through a view (`z[:, ...]`, upstream's channel selection): the
+    gradients of the norm and of the division then meet at the view and reach z as one
+    contribution. Using z directly sends them to z separately, and the float sum at z, grouped
+    differently, changes the trained model in the last bit (rng-replay.md §12.1).
     """
-    e = _unit(z)
+    e = z[:, ...]
+    e = e / (torch.norm(e, dim=-1, keepdim=True) + EPS)
     c = torch.matmul(e, e.T)
-    c.masked_fill_((c.detach() - 1).abs() <= _ISCLOSE_TO_ONE, 0.0)
+    # torch.where, not an in-place masked_fill_: the same values and the same (zero) gradient
+    # through the masked entries, and it also runs under vmap (repro.batched).
+    c = torch.where((c.detach() - 1).abs() <= _ISCLOSE_TO_ONE, torch.zeros_like(c), c)
     if shift:
         c = (c + 1) / 2
     return (c**power).sum(dim=1)
