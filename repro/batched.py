@@ -10,14 +10,14 @@ terms that the per-seed loop skips (no positive label in the batch) contribute e
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 from torch.func import functional_call, grad, vmap
 
-from repro.model import SphericalAutoencoder, build_model
+from repro.model import SphericalAutoencoder
 from repro.regularizers import Regularizer
 from repro.replay import BatchPlan
 from repro.train import FastAdam, TrainResult, ValidationSet, _check_finite, _weight, count_labels, validate
@@ -31,6 +31,7 @@ def train_many(
     schedule,
     n_steps: int,
     validation: ValidationSet | None = None,
+    progress: Callable[[int, int], None] | None = None,  # (steps done, steps total), every 50 steps
 ) -> list[TrainResult]:
     """Train len(models) seeds together; returns one TrainResult per seed (in order)."""
     t0 = time.perf_counter()
@@ -70,6 +71,8 @@ def train_many(
             for i in range(len(models)):
                 _check_finite(losses[i], checked, k + 1)
             checked = k + 1
+            if progress is not None:
+                progress(k + 1, n_steps)
     elapsed = time.perf_counter() - t0
     out = []
     for i, p in enumerate(plans):
@@ -87,23 +90,3 @@ def _unstack(template: SphericalAutoencoder, stacked: dict[str, Tensor], i: int)
             isinstance(x, torch.nn.Linear) for x in m.encoder) - 1)
     model.load_state_dict({n: v[i].clone() for n, v in stacked.items()}, assign=True)
     return model
-
-
-def build_many(spec, seeds: Sequence[int]):
-    """Per-seed models and batch plans, each from its own generator (as train_spec does)."""
-    from repro import colors as C
-    from repro.experiment import label_probabilities
-    from repro.replay import every_n_epochs, every_n_steps, plan_batches
-
-    rgb = C.rgb_cube(spec.data.grid).reshape(-1, 3)
-    probs = label_probabilities(spec, rgb)
-    v = spec.validation
-    validates = every_n_steps(v.every) if v.unit == "steps" else every_n_epochs(v.every)
-    models, plans = [], []
-    for s in seeds:
-        g = torch.Generator().manual_seed(s)
-        m = spec.model
-        models.append(build_model(m.latent_dim, m.hidden_width, m.hidden_layers, g))
-        plans.append(plan_batches(g, len(rgb), probs, len(spec.sheet), spec.data.batch_size,
-                                  spec.data.loader_workers, validates))
-    return torch.tensor(rgb, dtype=torch.float32), models, plans

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import sys
-import time
 from pathlib import Path
 
 import click
@@ -27,12 +26,8 @@ class ReproGroup(click.Group):
             sys.exit(130)
 
 
-def _setup_torch() -> None:
-    import torch
-
-    # One intra-op thread: these tensors are tiny, and two threads were 10-40x slower.
-    torch.set_num_threads(1)
-    torch.use_deterministic_algorithms(True)
+def _log(message: str) -> None:
+    click.echo(message, err=True)
 
 
 @click.group(cls=ReproGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -64,10 +59,11 @@ def list_cmd():
 def show(experiment, overrides):
     """Print the resolved spec of EXPERIMENT and its resolved keyframes."""
     from repro.dopesheet import to_markdown
-    from repro.spec import load_spec, spec_hash, to_toml
+    from repro.keys import digest, training_inputs
+    from repro.spec import load_spec, to_toml
 
     spec = load_spec(experiment, list(overrides))
-    click.echo(f"# {spec.name}  (hash {spec_hash(spec)}, from {spec.source})\n")
+    click.echo(f"# {spec.name}  (training key {digest(training_inputs(spec))}, from {spec.source})\n")
     click.echo(to_toml(spec))
     click.echo(f"# Dopesheet {spec.sheet.source}: {len(spec.sheet)} steps, resolved keyframes\n")
     click.echo(to_markdown(spec.sheet))
@@ -82,18 +78,19 @@ def show(experiment, overrides):
 def run(experiment, seed, overrides, force, quiet):
     """Train EXPERIMENT, apply its interventions, evaluate, and save the result.
 
-    The result goes to results/EXPERIMENT/HASH/, where HASH identifies the resolved spec;
-    running the same thing again reuses it.
+    The trained model goes to results/EXPERIMENT/TRAINING_KEY/ and its evaluation to
+    eval-EVALUATION_KEY/ inside it. The keys follow the inputs (spec fields, dopesheet, code,
+    torch, CPU platform), so running the same thing again reuses the model, and changing only
+    an intervention or the score re-evaluates it without retraining.
     """
     from repro.runner import run_one
     from repro.spec import load_spec
 
     spec = load_spec(experiment, list(overrides), seed=seed)
-    _setup_torch()
     progress = ProgressLine(f"{spec.name} seed {spec.seed}", enabled=not quiet)
-    path, metrics, reused = run_one(spec, force=force, progress=progress)
+    path, metrics, reused = run_one(spec, force=force, progress=progress, log=_log)
     if reused:
-        click.echo(f"reusing the cached result in {path} (use --force to retrain)", err=True)
+        click.echo(f"reusing the cached model in {path.parent} (use --force to retrain)", err=True)
     from repro.report import format_run
 
     click.echo(format_run(metrics))
@@ -114,21 +111,14 @@ def sweep(experiment, seeds, jobs, executor, scheduler, overrides):
     Writes results/EXPERIMENT/sweep-HASH/summary.json and runs.csv.
     """
     from repro.executors import make_executor
-    from repro.spec import load_spec
-    from repro.sweep import parse_seeds, run_sweep
+    from repro.spec import load_spec, parse_seeds
+    from repro.sweep import run_sweep
 
     spec = load_spec(experiment, list(overrides))
     seed_list = parse_seeds(seeds or spec.sweep.seeds)
-    _setup_torch()
-    t0 = time.perf_counter()
-
-    def progress(done, total, left):
-        click.echo(f"{spec.name}: {done}/{total} seeds, {time.perf_counter() - t0:.0f}s elapsed, "
-                   f"about {left:.0f}s left", err=True)
-
-    ex = make_executor(executor, jobs, scheduler)
+    ex = make_executor(executor, jobs, scheduler, log=_log)
     try:
-        path, summary = run_sweep(spec, seed_list, ex, progress)
+        path, summary = run_sweep(spec, seed_list, ex, progress=_log, log=_log)
     finally:
         ex.shutdown()
     from repro.report import format_sweep
@@ -144,7 +134,6 @@ def paper(jobs):
     figures, compile paper/build/main.pdf with latexmk, and print its path."""
     from repro.paper import build
 
-    _setup_torch()
     click.echo(build(jobs=jobs))
 
 
@@ -162,7 +151,6 @@ def verify(experiments, quick, show_all):
     from repro.results import results_dir
     from repro.spec import ROOT
 
-    _setup_torch()
     entries = V.load_registry()
     unknown = sorted(set(experiments) - {e.experiment for e in entries})
     if unknown:

@@ -18,6 +18,8 @@ EXECUTORS = ("inline", "local", "dask")
 
 
 class InlineExecutor(Executor):
+    jobs = 1
+
     def submit(self, fn, /, *args, **kwargs) -> Future:
         fut: Future = Future()
         try:
@@ -29,19 +31,51 @@ class InlineExecutor(Executor):
         return fut
 
 
-def _init_worker() -> None:
-    import torch
+class LocalExecutor(ProcessPoolExecutor):
+    """Worker processes on this machine (spawned: forking a process whose torch thread pools
+    have started can hang), and a queue the workers report their progress on."""
 
-    torch.set_num_threads(1)
+    def __init__(self, jobs: int):
+        ctx = multiprocessing.get_context("spawn")
+        super().__init__(max_workers=jobs, mp_context=ctx)
+        self.jobs = jobs
+        self._manager = None
+
+    def progress_queue(self):
+        if self._manager is None:
+            self._manager = multiprocessing.get_context("spawn").Manager()
+        return self._manager.Queue()
+
+    def shutdown(self, wait=True, *, cancel_futures=False):
+        super().shutdown(wait=wait, cancel_futures=cancel_futures)
+        if self._manager is not None:
+            self._manager.shutdown()
+            self._manager = None
 
 
-def make_executor(name: str, jobs: int | None = None, scheduler: str | None = None) -> Executor:
+def progress_queue(executor):
+    """A queue workers can report progress on, where the executor offers one (else None)."""
+    make = getattr(executor, "progress_queue", None)
+    return make() if make else None
+
+
+def cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def make_executor(name: str, jobs: int | None = None, scheduler: str | None = None, log=None) -> Executor:
     if name == "inline":
         return InlineExecutor()
     if name == "local":
-        # spawn, not fork: forking a process that has started torch's thread pools can hang.
-        return ProcessPoolExecutor(max_workers=jobs or os.cpu_count() or 1,
-                                   mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker)
+        n = cores()
+        if jobs and jobs > n:
+            if log:
+                log(f"--jobs {jobs} is more than the {n} cores here; using {n} (each worker uses one core)")
+            jobs = n
+        return LocalExecutor(jobs or n)
     if name == "dask":
         try:
             from distributed import Client, LocalCluster
@@ -53,7 +87,7 @@ def make_executor(name: str, jobs: int | None = None, scheduler: str | None = No
             except OSError as e:
                 raise ReproError(f"cannot reach the Dask scheduler at {scheduler}: {e}") from None
         else:
-            cluster = LocalCluster(n_workers=jobs or os.cpu_count() or 1, threads_per_worker=1,
+            cluster = LocalCluster(n_workers=min(jobs or cores(), cores()), threads_per_worker=1,
                                    processes=True, dashboard_address=None)
             client = Client(cluster)
         return _DaskExecutor(client, jobs or len(client.scheduler_info().get("workers", {})) or 1)

@@ -9,10 +9,14 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 from torch import Tensor
+
+from repro.schema import Problems, Strict, finite, latent_dims, unit_vector
 
 
 @dataclass(frozen=True)
@@ -106,15 +110,14 @@ class Repulsion:
     """Rotate rows with z . c > 0 to alignment mapper(z . c), keeping unit norm.
 
     A row parallel to c has no perpendicular direction to rotate into; upstream picks a random
-    one there, so `generator` makes that explicit (it never fires in the paper's runs).
+    one there, so a call takes the generator to draw it from (it never fires in the paper's runs).
     """
 
     concept: Tensor
     mapper: LinearMapper | BezierMapper
-    generator: torch.Generator | None = None
     eps: float = 1e-8
 
-    def __call__(self, z: Tensor) -> Tensor:
+    def __call__(self, z: Tensor, generator: torch.Generator | None = None) -> Tensor:
         c = self.concept
         d = alignment(z, c)
         d_pos = d.clamp(0, 1)
@@ -123,7 +126,10 @@ class Repulsion:
         norm = torch.linalg.vector_norm(v_perp, dim=-1, keepdim=True)
         degenerate = (norm < self.eps).squeeze(-1)
         if degenerate.any():
-            r = torch.randn(int(degenerate.sum()), z.shape[-1], generator=self.generator)
+            if generator is None:
+                raise ValueError("a latent lies on the concept direction: repulsion needs a generator to pick "
+                                 "a random direction away from it")
+            r = torch.randn(int(degenerate.sum()), z.shape[-1], generator=generator)
             r = r - torch.einsum("...,e->...e", alignment(r, c), c)
             r = r / torch.linalg.vector_norm(r, dim=-1, keepdim=True)
             v_perp = v_perp.clone()
@@ -145,3 +151,101 @@ class SubspaceSuppression:
         out = z.clone()
         out[..., list(self.dims)] = 0
         return out
+
+
+# ---------------------------------------------------------------------------------------------
+# The kinds a spec can name: each declares its fields, its checks and how it is applied.
+
+LatentMap = Callable[[Tensor], Tensor]
+
+
+def _cos(degrees: float) -> float:
+    return math.cos(math.radians(degrees))
+
+
+class InterventionKind(Strict):
+    """Common to every intervention: how its selectivity is measured (paper App. C.3)."""
+
+    selectivity_power: float
+    selectivity_against: Literal["similarity", "vibrancy"]
+
+    def problems(self, spec) -> Problems:
+        yield from finite("selectivity_power", self.selectivity_power, 0.0, what="a finite number >= 0")
+
+    def apply(self, model, generator: torch.Generator):
+        """(model, latent map or None): surgery edits a copy of the model, the others map z."""
+        return model, self.latent_map(generator)
+
+    def latent_map(self, generator: torch.Generator) -> LatentMap:
+        raise NotImplementedError
+
+
+class FalloffSpec(Strict):
+    max_angle: float  # degrees: the gate opens for alignment > cos(max_angle)
+    strength: float
+    power: float
+
+
+class SuppressionSpec(InterventionKind):
+    """Remove the component along `concept`, gated by a falloff of the alignment."""
+
+    kind: Literal["suppression"]
+    concept: list[float]
+    falloff: FalloffSpec
+
+    def problems(self, spec) -> Problems:
+        yield from super().problems(spec)
+        yield from unit_vector("concept", self.concept, spec.model.latent_dim)
+        yield from finite("falloff.max_angle", self.falloff.max_angle, 0.0, 180.0, "an angle in [0, 180] degrees")
+        yield from finite("falloff.strength", self.falloff.strength)
+        yield from finite("falloff.power", self.falloff.power, 0.0, what="a finite number >= 0")
+
+    def latent_map(self, generator: torch.Generator) -> LatentMap:
+        f = self.falloff
+        return Suppression(torch.tensor(self.concept, dtype=torch.float32),
+                           BoundedFalloff(_cos(f.max_angle), f.strength, f.power))
+
+
+class MapperSpec(Strict):
+    kind: Literal["linear", "bezier"]
+    from_angle: float  # degrees: alignments above cos(from_angle) are remapped
+    to_angle: float  # ... onto [cos(from_angle), cos(to_angle)]
+
+
+class RepulsionSpec(InterventionKind):
+    """Rotate latents aligned with `concept` away from it, to a mapped alignment."""
+
+    kind: Literal["repulsion"]
+    concept: list[float]
+    mapper: MapperSpec
+
+    def problems(self, spec) -> Problems:
+        yield from super().problems(spec)
+        yield from unit_vector("concept", self.concept, spec.model.latent_dim)
+        m = self.mapper
+        if not (math.isfinite(m.from_angle) and math.isfinite(m.to_angle) and 0 <= m.to_angle < m.from_angle <= 180):
+            yield "mapper", ("needs 0 <= to_angle < from_angle <= 180 degrees (it rotates alignments above "
+                             "cos(from_angle) towards cos(to_angle))")
+
+    def latent_map(self, generator: torch.Generator) -> LatentMap:
+        m = self.mapper
+        mapper = (LinearMapper if m.kind == "linear" else BezierMapper)(_cos(m.from_angle), _cos(m.to_angle))
+        repulsion = Repulsion(torch.tensor(self.concept, dtype=torch.float32), mapper)
+        return lambda z: repulsion(z, generator)
+
+
+class SubspaceSuppressionSpec(InterventionKind):
+    """Zero the latent dimensions `dims` after normalisation."""
+
+    kind: Literal["subspace-suppression"]
+    dims: list[int]
+
+    def problems(self, spec) -> Problems:
+        yield from super().problems(spec)
+        yield from latent_dims("dims", self.dims, spec.model.latent_dim)
+
+    def latent_map(self, generator: torch.Generator) -> LatentMap:
+        return SubspaceSuppression(tuple(self.dims))
+
+
+KINDS = (SuppressionSpec, RepulsionSpec, SubspaceSuppressionSpec)

@@ -23,7 +23,7 @@ import numpy as np
 
 from repro import colors as C
 from repro.errors import ReproError
-from repro.spec import ROOT, Spec, load_spec, spec_hash
+from repro.spec import ROOT, Spec, load_spec
 
 PAPER_EXPERIMENTS = ["ex-2.4.1", "ex-2.9.1", "ex-2.5.1", "ex-2.7.1", "ex-2.10.1"]
 PREFIX = {"ex-2.4.1": "241", "ex-2.9.1": "291", "ex-2.5.1": "251", "ex-2.7.1": "271", "ex-2.10.1": "2101"}  # registry ids
@@ -64,15 +64,11 @@ def collect(names: list[str], jobs: int | None = None) -> dict[str, dict]:
     out = {}
     for name in names:
         spec = load_spec(name)
-        path, metrics, reused = run_one(spec, progress=ProgressLine(f"{name} seed {spec.seed}"))
+        path, metrics, reused = run_one(spec, progress=ProgressLine(f"{name} seed {spec.seed}"), log=_log)
         ex = make_executor("local", jobs)
         try:
-            t0 = time.perf_counter()
 
-            def progress(done, total, left, name=name, t0=t0):
-                _log(f"{name}: {done}/{total} seeds, {time.perf_counter() - t0:.0f}s, about {left:.0f}s left")
-
-            sweep_path, summary = run_sweep(spec, executor=ex, progress=progress)
+            sweep_path, summary = run_sweep(spec, executor=ex, progress=_log, log=_log)
         finally:
             ex.shutdown()
         out[name] = {"spec": spec, "metrics": metrics, "path": path, "sweep": summary}
@@ -83,7 +79,7 @@ def _stamp(*parts) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def _code_hash(*modules) -> str:
+def _code_hash() -> str:
     """Every module of the package (figures depend on evaluation, interventions, colours...)."""
     pkg = Path(__file__).parent
     return _stamp(*[(p.name, p.read_text()) for p in sorted(pkg.glob("*.py"))])
@@ -132,28 +128,27 @@ def _dims(t):
 
 def experiment_figures(spec: Spec, path: Path, metrics: dict, sweep: dict, stamps: Stamps) -> list[str]:
     """Render the figures of one experiment; returns their stems (relative to figures/)."""
-    from repro import experiment as X
+    import torch
+
     from repro import figures as FG
-    from repro.evaluate import concept_target, infer
+    from repro.evaluate import concept_target, infer, loss_cube
     from repro.results import load_model
 
-    import repro.paper as P
-
-    model = load_model(path, spec)
-    code = _code_hash(FG, X, P)  # the figure code, the data it is given, and how it is assembled
+    model = load_model(path.parent, spec)
+    code = _code_hash()  # the figure code, the data it is given, and how it is assembled
     stems = []
     latent_rgb = C.rgb_cube(20).reshape(-1, 3)
     hues = C.arange_cyclic(1 / 12)
     slice_cube = C.hsv_cube(hues, np.array([1.0]), np.linspace(0.25, 1, 4))
-    loss = X.loss_cube(spec)
+    loss = loss_cube(spec)
     s_index = loss.s.shape[0] - 1
     v_count = loss.v.shape[0]
     v_rows = list(range(v_count - 1, -1, v_count // -5))[:5]
     sets = {"baseline": (model, None)}
     for name, iv in spec.interventions.items():
-        sets[name] = X.apply(model, iv, spec.seed)
+        sets[name] = iv.apply(model, torch.Generator().manual_seed(spec.seed))
     max_error = max(metrics["max_error"].values()) or 1.0  # one y scale for all of an experiment's panels
-    base_stamp = _stamp(spec_hash(spec), metrics["model_sha256"], code, spec.figures)
+    base_stamp = _stamp(metrics["evaluation_key"], metrics["model_sha256"], code, spec.figures.model_dump())
     for name, (m, z_map) in sets.items():
         stem = figures_dir() / f"{spec.name}-results-{name}"
         key = stem.name
@@ -234,9 +229,7 @@ def common_figures(stamps: Stamps) -> list[str]:
     from repro import figures as FG
     from repro.interventions import BoundedFalloff, LinearMapper, Repulsion, Suppression
 
-    import repro.paper as P
-
-    code = _code_hash(FG, P)
+    code = _code_hash()
     stems = []
     stem = figures_dir() / "intervention-lobes"
     stems.append(stem.name)
@@ -245,8 +238,7 @@ def common_figures(stamps: Stamps) -> list[str]:
         maps = {
             "suppression": Suppression(e0, BoundedFalloff(math.cos(math.radians(90)), 1.0, 0.0)),
             "soft suppression": Suppression(e0, BoundedFalloff(0.0, 1.0, 2.0)),
-            "repulsion": Repulsion(e0, LinearMapper(math.cos(math.radians(90)), 0.5),
-                                                          generator=torch.Generator().manual_seed(0)),
+            "repulsion": Repulsion(e0, LinearMapper(math.cos(math.radians(90)), 0.5)),
         }
 
         def wrap(f):

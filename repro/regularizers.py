@@ -10,11 +10,18 @@ but equivalent formula gives a different model.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import warnings
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 from torch import Tensor
+
+from repro.schema import Problems, Strict, finite, latent_dims, unit_vector
+
+# pydantic warns that a field named "validate" shadows its deprecated BaseModel.validate.
+warnings.filterwarnings("ignore", message='Field name "validate"', category=UserWarning)
 
 EPS = 1e-8
 
@@ -80,31 +87,17 @@ def separate(z: Tensor, power: float = 100.0, shift: bool = True) -> Tensor:
     return (c**power).sum(dim=1)
 
 
+PerSample = Callable[[Tensor], Tensor]  # [B, E] -> [B]
+
+
 @dataclass(frozen=True)
 class Regularizer:
     """A named loss term with its label gating. `labels` None: every sample counts."""
 
     name: str
-    kind: str
     labels: Mapping[str, float] | None
     validate: bool
-    direction: Tensor | None = None
-    dims: tuple[int, ...] = ()
-    power: float = 100.0
-    shift: bool = True
-
-    def per_sample(self, z: Tensor) -> Tensor:
-        if self.kind == "anchor":
-            return anchor(z, self.direction)
-        if self.kind == "anti-anchor":
-            return anti_anchor(z, self.direction)
-        if self.kind == "subspace":
-            return subspace(z, self.dims)
-        if self.kind == "anti-subspace":
-            return anti_subspace(z, self.dims)
-        if self.kind == "separate":
-            return separate(z, self.power, self.shift)
-        raise ValueError(self.kind)
+    per_sample: PerSample
 
     def affinity(self, labels: Mapping[str, Tensor]) -> Tensor | None:
         """Per-sample gate w in [0, 1]: sum of label * affinity; None if no gating label exists."""
@@ -128,4 +121,91 @@ class Regularizer:
         return self.reduce(self.per_sample(z), labels)
 
 
-KINDS = ("anchor", "anti-anchor", "subspace", "anti-subspace", "separate")
+# ---------------------------------------------------------------------------------------------
+# The kinds a spec can name: each declares its fields, its checks and how it is built.
+
+
+class _Kind(Strict):
+    labels: dict[str, float] | None = None  # None: every sample counts
+    validate: bool  # also report it on the validation set (val_<name>)
+
+    def problems(self, spec) -> Problems:
+        for lab, affinity in (self.labels or {}).items():
+            if lab not in spec.labels:
+                yield f"labels.{lab}", f"names label {lab!r}; defined labels: {', '.join(spec.labels) or '(none)'}"
+            yield from finite(f"labels.{lab}", affinity, 0.0, 1.0, "an affinity in [0, 1]")
+
+    def loss(self) -> PerSample:
+        raise NotImplementedError
+
+    def build(self, name: str) -> Regularizer:
+        return Regularizer(name, self.labels, self.validate, self.loss())
+
+
+class AnchorSpec(_Kind):
+    """Pulls samples to a direction: 1 - cos(z, direction)."""
+
+    kind: Literal["anchor"]
+    direction: list[float]
+
+    def problems(self, spec) -> Problems:
+        yield from super().problems(spec)
+        yield from unit_vector("direction", self.direction, spec.model.latent_dim)
+
+    def loss(self) -> PerSample:
+        d = torch.tensor(self.direction, dtype=torch.float32)
+        return lambda z: anchor(z, d)
+
+
+class AntiAnchorSpec(AnchorSpec):
+    """Clears the hemisphere around a direction: max(cos(z, direction), 0)."""
+
+    kind: Literal["anti-anchor"]
+
+    def loss(self) -> PerSample:
+        d = torch.tensor(self.direction, dtype=torch.float32)
+        return lambda z: anti_anchor(z, d)
+
+
+class SubspaceSpec(_Kind):
+    """Attracts samples to the subspace spanned by `dims`: sum of z_i^2 outside them."""
+
+    kind: Literal["subspace"]
+    dims: list[int]
+
+    def problems(self, spec) -> Problems:
+        yield from super().problems(spec)
+        yield from latent_dims("dims", self.dims, spec.model.latent_dim)
+
+    def loss(self) -> PerSample:
+        dims = tuple(self.dims)
+        return lambda z: subspace(z, dims)
+
+
+class AntiSubspaceSpec(SubspaceSpec):
+    """Repels samples from the dimensions `dims`: sum of z_i^2 inside them."""
+
+    kind: Literal["anti-subspace"]
+
+    def loss(self) -> PerSample:
+        dims = tuple(self.dims)
+        return lambda z: anti_subspace(z, dims)
+
+
+class SeparateSpec(_Kind):
+    """In-batch angular repulsion: sum_j ((1 + cos_ij) / 2)^power."""
+
+    kind: Literal["separate"]
+    power: float
+    shift: bool
+
+    def problems(self, spec) -> Problems:
+        yield from super().problems(spec)
+        yield from finite("power", self.power, 0.0, what="a finite number > 0")
+
+    def loss(self) -> PerSample:
+        power, shift = self.power, self.shift
+        return lambda z: separate(z, power, shift)
+
+
+KINDS = (AnchorSpec, AntiAnchorSpec, SubspaceSpec, AntiSubspaceSpec, SeparateSpec)

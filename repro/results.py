@@ -1,63 +1,160 @@
-"""Result directories: results/EXPERIMENT/HASH/, written atomically (temp dir + rename).
+"""The result cache. One directory per trained model, named by its training key (repro.keys):
 
-A result holds the resolved spec, metrics.json, per_color.csv, model.pt (a state_dict, read
-back with weights_only=True) and env.json (what it was computed on).
+    results/EXPERIMENT/TRAINING_KEY/
+        training.json        what training produced, the inputs it was keyed on, and the
+                             SHA-256 of every file beside it (written last: the commit)
+        model.pt             the trained state_dict (torch.load(..., weights_only=True))
+        losses.npy           the training loss of every step (float32), to locate a divergence
+        spec.toml            the resolved spec it was trained from
+        dopesheet.csv        its dopesheet, so the directory can be re-run from what it holds
+        env.json             what it was computed on
+        score-SCORE_KEY.json         its selection score (sweeps)
+        eval-EVALUATION_KEY/         its full evaluation (repro run)
+            metrics.json  per_color.csv  spec.toml
+
+Every file is written to a unique temporary name and renamed into place, so a reader sees the
+old or the new file, never half of one, and two processes never share a temporary file. Every
+record names the bytes it was derived from, and is checked against them when read: a record that
+does not match its model, a model that does not match its record, or inputs that are not the
+current ones are never reused; the caller is told why and recomputes.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import hashlib
 import io
 import json
 import os
-import platform
 import shutil
-import subprocess
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 
-from repro import __version__
-from repro.spec import ROOT, Spec, spec_hash, to_toml
+from repro.errors import ReproError
+from repro.spec import ROOT, Spec, to_toml
+
+TRAINING = "training.json"
+METRICS = "metrics.json"
 
 
 def results_dir() -> Path:
     return Path(os.environ.get("REPRO_RESULTS", ROOT / "results"))
 
 
-def run_dir(spec: Spec) -> Path:
-    return results_dir() / spec.name / spec_hash(spec)
+def experiment_dir(spec: Spec) -> Path:
+    return results_dir() / spec.name
 
 
-def environment() -> dict:
-    def git_sha() -> str | None:
-        try:
-            out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, timeout=5)
-            return out.stdout.strip() or None
-        except (OSError, subprocess.SubprocessError):
-            return None
-
-    return {
-        "repro_version": __version__,
-        "torch": torch.__version__,
-        "threads": torch.get_num_threads(),
-        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
-        "cpu": _cpu_model(),
-        "machine": platform.machine(),
-        "python": platform.python_version(),
-        "git_sha": git_sha(),
-    }
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
 
 
-def _cpu_model() -> str:
+def sha256_file(path: Path) -> str:
+    return sha256_bytes(path.read_bytes())
+
+
+# ---------------------------------------------------------------------------------------------
+# Writing
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_MODE = 0o666 & ~_umask()  # what open() would have given the file (mkstemp makes it 0600)
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write a file so that readers see the old or the new content, never half of it; the
+    temporary name is unique, so concurrent writers never share one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor()
+        os.fchmod(fd, _MODE)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def _json(data: dict) -> str:
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
+def sealed(record: dict) -> dict:
+    """The record with `record_sha256`: a digest of everything else in it (edits are detected)."""
+    body = {k: v for k, v in record.items() if k != "record_sha256"}
+    return {**body, "record_sha256": sha256_bytes(json.dumps(body, sort_keys=True).encode())}
+
+
+def _is_sealed(record: dict) -> bool:
+    return isinstance(record, dict) and record.get("record_sha256") == sealed(record)["record_sha256"]
+
+
+def state_bytes(model: torch.nn.Module) -> bytes:
+    buf = io.BytesIO()
+    torch.save(model.state_dict(), buf)
+    return buf.getvalue()
+
+
+def write_training(path: Path, spec: Spec, record: dict, model: torch.nn.Module, losses: np.ndarray,
+                   env: dict, replace: bool = False) -> dict:
+    """Write a trained model's directory; training.json (with every file's digest) goes last.
+    `replace`: a new model replaces an old one; its derived records are removed first."""
+    files = {
+        "model.pt": state_bytes(model),
+        "losses.npy": _npy(losses),
+        "spec.toml": to_toml(spec).encode(),
+        "dopesheet.csv": Path(spec.sheet.source).read_bytes(),
+        "env.json": _json(env).encode(),
+    }
+    record = sealed({**record, "files": {name: sha256_bytes(data) for name, data in files.items()}})
+    path.mkdir(parents=True, exist_ok=True)
+    if replace:
+        with contextlib.suppress(FileNotFoundError):
+            (path / TRAINING).unlink()  # from here on, nothing in the directory counts as valid
+        for derived in list(path.glob("score-*.json")) + list(path.glob("eval-*")):
+            shutil.rmtree(derived) if derived.is_dir() else derived.unlink()
+    for name, data in files.items():
+        atomic_write_bytes(path / name, data)
+    atomic_write_text(path / TRAINING, _json(record))
+    return record
+
+
+def _npy(a: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    np.save(buf, np.asarray(a, dtype=np.float32))
+    return buf.getvalue()
+
+
+def write_score(path: Path, key: str, record: dict) -> None:
+    atomic_write_text(path / f"score-{key}.json", _json(sealed(record)))
+
+
+def write_evaluation(path: Path, spec: Spec, metrics: dict, env: dict) -> dict:
+    metrics = sealed(metrics)
+    path.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(path / "spec.toml", to_toml(spec))
+    atomic_write_text(path / "per_color.csv", per_color_csv(metrics))
+    atomic_write_text(path / "env.json", _json(env))
+    atomic_write_text(path / METRICS, _json(metrics))
+    return metrics
 
 
 def per_color_csv(metrics: dict) -> str:
@@ -71,46 +168,80 @@ def per_color_csv(metrics: dict) -> str:
     return buf.getvalue()
 
 
-def write_result(spec: Spec, metrics: dict, model: torch.nn.Module) -> Path:
-    """Write everything to a temporary directory, then rename it into place."""
-    final = run_dir(spec)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{final.name}-", dir=final.parent))
+# ---------------------------------------------------------------------------------------------
+# Reading, with checks
+
+
+@dataclass
+class Cached:
+    record: dict | None  # None: not reusable
+    reason: str = ""  # why not ("" when there is nothing at all)
+
+
+def _read_json(path: Path) -> dict | None:
     try:
-        (tmp / "spec.toml").write_text(to_toml(spec))
-        (tmp / "metrics.json").write_text(json.dumps({"spec_hash": spec_hash(spec), **metrics}, indent=2) + "\n")
-        (tmp / "per_color.csv").write_text(per_color_csv(metrics))
-        (tmp / "env.json").write_text(json.dumps(environment(), indent=2) + "\n")
-        torch.save(model.state_dict(), tmp / "model.pt")
-        if (final / "record.json").exists():  # a sweep's record of this seed stays valid
-            shutil.copy2(final / "record.json", tmp / "record.json")
-        if final.exists():
-            shutil.rmtree(final)
-        os.replace(tmp, final)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return final
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write a file so that readers see the old or the new content, never half of it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".{path.name}.tmp"
-    tmp.write_text(text)
-    os.replace(tmp, path)
+def read_training(path: Path, inputs: dict) -> Cached:
+    """The training record in `path` if it is whole, current and matches its files."""
+    file = path / TRAINING
+    if not file.exists():
+        return Cached(None, "an unfinished result (no training.json)" if path.exists() else "")
+    record = _read_json(file)
+    if record is None or not _is_sealed(record) or not isinstance(record.get("files"), dict):
+        return Cached(None, "its training.json is damaged or was edited")
+    if record.get("inputs") != inputs:
+        from repro.keys import what_changed
+
+        changed = what_changed(record.get("inputs") or {}, inputs)
+        return Cached(None, f"it is stale: {', '.join(changed[:4]) or 'its inputs'} changed")
+    for name, digest in record["files"].items():
+        try:
+            if sha256_file(path / name) != digest:
+                return Cached(None, f"its {name} does not match the digest in training.json")
+        except OSError:
+            return Cached(None, f"its {name} is missing")
+    return Cached(record)
 
 
-def read_metrics(path: Path) -> dict:
-    return json.loads((path / "metrics.json").read_text())
+def read_derived(file: Path, inputs: dict, model_sha256: str) -> Cached:
+    """A score or evaluation record, if whole, current and derived from this model."""
+    if not file.exists():
+        return Cached(None)
+    record = _read_json(file)
+    if record is None or not _is_sealed(record):
+        return Cached(None, f"{file.name} is damaged or was edited")
+    if record.get("model_sha256") != model_sha256:
+        return Cached(None, f"{file.name} was computed from another model")
+    if record.get("inputs") != inputs:
+        return Cached(None, f"{file.name} is stale")
+    return Cached(record)
 
 
-def load_model(path: Path, spec: Spec):
-    from repro.model import SphericalAutoencoder
+def load_model(path: Path, spec: Spec, record: dict | None = None):
+    """The trained model of a training directory (checked against its record when given)."""
+    from repro.model import SphericalAutoencoder, fingerprint
 
+    data = (path / "model.pt").read_bytes()
+    if record is not None and sha256_bytes(data) != record["files"]["model.pt"]:
+        raise ReproError(f"{path / 'model.pt'} does not match its training.json; run again to retrain it")
     m = spec.model
     with torch.device("meta"):  # no init draws; the weights come from the file
         model = SphericalAutoencoder(m.latent_dim, m.hidden_width, m.hidden_layers)
-    model.load_state_dict(torch.load(path / "model.pt", weights_only=True), assign=True)
+    model.load_state_dict(torch.load(io.BytesIO(data), weights_only=True), assign=True)
     model.eval()
+    if record is not None and fingerprint(model) != record["model_sha256"]:
+        raise ReproError(f"{path / 'model.pt'} is not the model its training.json describes")
     return model
+
+
+def read_metrics(path: Path) -> dict:
+    """metrics.json of an evaluation directory (for tools and tests)."""
+    data = _read_json(path / METRICS)
+    if data is None:
+        raise ReproError(f"{path / METRICS}: missing or not valid JSON")
+    return data

@@ -1,31 +1,37 @@
-"""Experiment specs: TOML files read into typed, frozen, validated dataclasses.
+"""Experiment specs: TOML files read into strict, frozen, validated models.
 
 A spec may `extends = "other"` (tables merge key by key; `remove = ["a.b"]` drops inherited
-keys) and is then resolved to one flat value. `--set dotted.key=value` overrides must name a
-key of the resolved spec and parse (as a TOML value) to that key's type. The resolved spec,
-its dopesheet's keyframes and the package version are hashed to name the result directory.
+keys) and is then resolved to one flat value. The paper's shared hyperparameters live in
+`experiments/_base.toml`, which every experiment extends: the schema has no defaults for them,
+so a spec states (or visibly inherits) every value that shapes a result. `--set dotted.key=value`
+overrides must name a key of the resolved spec and parse (as a TOML value) to that key's type.
+
+Regularisers and interventions are tagged unions on `kind`; each kind is declared once, beside
+its arithmetic (repro.regularizers, repro.interventions, repro.surgery). Every error is one line
+naming the file and the field.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import difflib
-import hashlib
 import json
 import math
 import os
+import re
+import stat
 import tomllib
-import types
-import typing
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, Union
 
-from repro import __version__
+from pydantic import Field, PrivateAttr, ValidationError
+
+from repro import interventions, regularizers, surgery
 from repro.dopesheet import Dopesheet, load_dopesheet
 from repro.errors import SpecError
+from repro.schema import NAME, NAME_RULE, Problems, Strict, finite, first_problem
 
 ROOT = Path(__file__).resolve().parent.parent
+MAX_SEED = 2**63 - 1  # seeds become int64 draws and generator seeds
 
 
 def experiments_dir() -> Path:
@@ -35,258 +41,203 @@ def experiments_dir() -> Path:
 # ---------------------------------------------------------------------------------------------
 # Schema
 
+Regularizer = Annotated[Union[regularizers.KINDS], Field(discriminator="kind")]  # noqa: UP007
+Intervention = Annotated[Union[interventions.KINDS + surgery.KINDS], Field(discriminator="kind")]  # noqa: UP007
 
-@dataclass(frozen=True)
-class About:
-    """Presentation only (not hashed)."""
+
+class About(Strict):
+    """Presentation only (not part of any cache key)."""
 
     title: str = ""
     paper: str = ""
     notebook: str = ""
-    notes: tuple[str, ...] = ()
+    notes: list[str] = []
 
 
-@dataclass(frozen=True)
-class ModelSpec:
-    latent_dim: int = 4
-    hidden_width: int = 16
-    hidden_layers: int = 1
+class ModelSpec(Strict):
+    latent_dim: int
+    hidden_width: int
+    hidden_layers: int
 
 
-@dataclass(frozen=True)
-class DataSpec:
-    grid: int = 8  # training colours: linspace(0, 1, grid)^3
-    batch_size: int = 64
-    # Upstream's DataLoader worker count: each worker had its own label random stream.
-    loader_workers: int = 4
+class DataSpec(Strict):
+    grid: int  # training colours: linspace(0, 1, grid)^3
+    batch_size: int
+    loader_workers: int  # upstream's DataLoader workers: each had its own label random stream
 
 
-@dataclass(frozen=True)
-class LabelSpec:
+class LabelSpec(Strict):
     """Training label probability scale * attribute^power; validation labels exact or absent."""
 
-    attribute: Literal["redness", "vibrancy"] = "redness"
-    power: float = 8.0
-    scale: float = 0.08
-    validation: Literal["exact", "none"] = "exact"
+    attribute: Literal["redness", "vibrancy"]
+    power: float
+    scale: float
+    validation: Literal["exact", "none"]
 
 
-@dataclass(frozen=True)
-class ValidationSpec:
-    colors: Literal["cell-centres", "grid"] = "cell-centres"
-    grid: int = 8
-    batch_size: int = 64
-    every: int = 150
-    unit: Literal["steps", "epochs"] = "steps"
+class ValidationSpec(Strict):
+    colors: Literal["cell-centres", "grid"]
+    grid: int
+    batch_size: int
+    every: int
+    unit: Literal["steps", "epochs"]
 
 
-@dataclass(frozen=True)
-class RegularizerSpec:
-    kind: Literal["anchor", "anti-anchor", "subspace", "anti-subspace", "separate"]
-    labels: dict[str, float] | None = None  # None: every sample
-    validate: bool = False
-    direction: tuple[float, ...] | None = None
-    dims: tuple[int, ...] | None = None
-    power: float = 100.0
-    shift: bool = True
-
-
-@dataclass(frozen=True)
-class Falloff:
-    max_angle: float = 90.0  # degrees: the gate opens for alignment > cos(max_angle)
-    strength: float = 1.0
-    power: float = 0.0
-
-
-@dataclass(frozen=True)
-class Mapper:
-    kind: Literal["linear", "bezier"] = "linear"
-    from_angle: float = 90.0  # degrees: alignments above cos(from_angle) are remapped
-    to_angle: float = 89.0  # ... onto [cos(from_angle), cos(to_angle)]
-
-
-@dataclass(frozen=True)
-class InterventionSpec:
-    kind: Literal["suppression", "repulsion", "subspace-suppression", "ablation", "pruning"]
-    concept: tuple[float, ...] | None = None
-    falloff: Falloff | None = None
-    mapper: Mapper | None = None
-    dims: tuple[int, ...] | None = None
-    selectivity_power: float = 2.0
-    selectivity_against: Literal["similarity", "vibrancy"] = "similarity"
-
-
-@dataclass(frozen=True)
-class LossCube:
+class LossCube(Strict):
     """HSV cube for max error and the hue plots: hues over [-1/12, 13/12], then every stride-th."""
 
-    hues: int = 150
-    saturations: int = 24
-    values: int = 24
-    stride: int = 1
+    hues: int
+    saturations: int
+    values: int
+    stride: int
 
 
-@dataclass(frozen=True)
-class EvaluationSpec:
-    concept_hsv: tuple[float, float, float] = (0.0, 1.0, 1.0)
-    similarity: Literal["angular", "cosine"] = "angular"
-    correlation_cube: Literal["rgb", "loss"] = "rgb"  # rgb: the 20^3 RGB cube
-    loss_cube: LossCube = field(default_factory=LossCube)
+class EvaluationSpec(Strict):
+    concept_hsv: list[float]
+    similarity: Literal["angular", "cosine"]
+    correlation_cube: Literal["rgb", "loss"]  # rgb: the 20^3 RGB cube
+    loss_cube: LossCube
 
 
-@dataclass(frozen=True)
-class ScoreSpec:
+class ScoreSpec(Strict):
     """Selectivity used to pick a run: r^2 of error under `intervention` vs target^power."""
 
-    intervention: str = "suppression"
-    against: Literal["similarity", "vibrancy"] = "similarity"
-    power: float = 2.0
-    grid: int = 8
+    intervention: str
+    against: Literal["similarity", "vibrancy"]
+    power: float
+    grid: int
 
 
-@dataclass(frozen=True)
-class SweepSpec:
-    seeds: str = "0-59"
-    minimize: tuple[str, ...] = ("val_recon",)
-    maximize: tuple[str, ...] = ("score",)
+class SweepSpec(Strict):
+    seeds: str
+    minimize: list[str]
+    maximize: list[str]
 
 
-@dataclass(frozen=True)
-class FiguresSpec:
+class FiguresSpec(Strict):
     """Which latent dims the stacked figures show: (x, y, depth) per panel; -1 means none."""
 
-    latent_dims: tuple[tuple[int, ...], ...] = ((1, 0, 2), (1, 2, 0))
-    pruned_latent_dims: tuple[tuple[int, ...], ...] = ((1, 0, -1), (0, 1, -1))
+    latent_dims: list[list[int]] = [[1, 0, 2], [1, 2, 0]]
+    pruned_latent_dims: list[list[int]] = [[1, 0, -1], [0, 1, -1]]
 
 
-@dataclass(frozen=True)
-class Spec:
+class Spec(Strict):
     dopesheet: str
-    name: str = ""
-    seed: int = 0
-    about: About = field(default_factory=About)
-    model: ModelSpec = field(default_factory=ModelSpec)
-    data: DataSpec = field(default_factory=DataSpec)
-    labels: dict[str, LabelSpec] = field(default_factory=dict)
-    validation: ValidationSpec = field(default_factory=ValidationSpec)
-    regularizers: dict[str, RegularizerSpec] = field(default_factory=dict)
-    interventions: dict[str, InterventionSpec] = field(default_factory=dict)
-    evaluation: EvaluationSpec = field(default_factory=EvaluationSpec)
-    score: ScoreSpec = field(default_factory=ScoreSpec)
-    sweep: SweepSpec = field(default_factory=SweepSpec)
-    figures: FiguresSpec = field(default_factory=FiguresSpec)
-    # Not part of the TOML: where it came from, and its loaded schedule.
-    source: str = field(default="", compare=False)
-    sheet: Dopesheet | None = field(default=None, compare=False, repr=False)
+    seed: int
+    about: About = About()
+    model: ModelSpec
+    data: DataSpec
+    labels: dict[str, LabelSpec]
+    validation: ValidationSpec
+    regularizers: dict[str, Regularizer]
+    interventions: dict[str, Intervention]
+    evaluation: EvaluationSpec
+    score: ScoreSpec
+    sweep: SweepSpec
+    figures: FiguresSpec = FiguresSpec()
+
+    # Not part of the TOML: the experiment's name, the file it came from, its schedule.
+    _name: str = PrivateAttr("")
+    _source: str = PrivateAttr("")
+    _sheet: Dopesheet | None = PrivateAttr(None)
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def source(self) -> str:
+        return self._source
+
+    @property
+    def sheet(self) -> Dopesheet:
+        return self._sheet
+
+    def with_seed(self, seed: int) -> Spec:
+        return self.model_copy(update={"seed": seed})
+
+    def problems(self) -> Problems:
+        """Checks across fields (the schema checks each field alone)."""
+        E = self.model.latent_dim
+        if not 0 <= self.seed <= MAX_SEED:
+            yield "seed", f"must lie in 0..2^63-1, got {self.seed}"
+        for f in ("latent_dim", "hidden_width", "hidden_layers"):
+            if getattr(self.model, f) < 1:
+                yield f"model.{f}", "must be >= 1"
+        if self.data.grid < 2 or self.data.batch_size < 1 or self.data.loader_workers < 0:
+            yield "data", "needs grid >= 2, batch_size >= 1 and loader_workers >= 0"
+        for name, lab in self.labels.items():
+            yield from _name_problems("labels", name)
+            yield from finite(f"labels.{name}.power", lab.power, 0.0, what="a finite number >= 0")
+            yield from finite(f"labels.{name}.scale", lab.scale, 0.0, 1.0, "a probability in [0, 1]")
+        v = self.validation
+        if v.grid < (2 if v.colors == "cell-centres" else 1) or v.batch_size < 1 or v.every < 1:
+            yield "validation", "needs grid >= 2 (cell-centres) or >= 1, batch_size >= 1 and every >= 1"
+        for section, table in (("regularizers", self.regularizers), ("interventions", self.interventions)):
+            for name, kind in table.items():
+                yield from _name_problems(section, name)
+                for field, message in kind.problems(self):
+                    yield f"{section}.{name}.{field}", message
+        ev = self.evaluation
+        if len(ev.concept_hsv) != 3 or not all(math.isfinite(x) and 0 <= x <= 1 for x in ev.concept_hsv):
+            yield "evaluation.concept_hsv", "must be three numbers in [0, 1] (hue, saturation, value)"
+        lc = ev.loss_cube
+        if min(lc.hues, lc.saturations, lc.values, lc.stride) < 1:
+            yield "evaluation.loss_cube", "hues, saturations, values and stride must all be >= 1"
+        if self.score.intervention not in self.interventions:
+            yield "score.intervention", (f"{self.score.intervention!r} is not one of the interventions: "
+                                         f"{', '.join(self.interventions) or '(none)'}")
+        if self.score.grid < 2:
+            yield "score.grid", "must be >= 2"
+        yield from finite("score.power", self.score.power, 0.0, what="a finite number >= 0")
+        try:
+            parse_seeds(self.sweep.seeds)
+        except SpecError as e:
+            yield "sweep.seeds", str(e)
+        known = {"score", *self.validation_metrics()}
+        for obj in (*self.sweep.minimize, *self.sweep.maximize):
+            if obj not in known:
+                yield "sweep", f"objective {obj!r} is not one of {', '.join(sorted(known))}"
+        for f in ("latent_dims", "pruned_latent_dims"):
+            for i, dims in enumerate(getattr(self.figures, f)):
+                if len(dims) != 3 or any(not -1 <= d < E for d in dims):
+                    yield f"figures.{f}[{i}]", f"must be three latent dims (x, y, depth) in -1..{E - 1} (-1: none)"
+
+    def validation_metrics(self) -> list[str]:
+        """The val_* metrics validation produces: a gated term only if one of its labels exists there."""
+        out = ["val_recon"]
+        for name, r in self.regularizers.items():
+            if r.validate and (r.labels is None or any(
+                    k in self.labels and self.labels[k].validation == "exact" for k in r.labels)):
+                out.append(f"val_{name}")
+        return out
 
 
-_RUNTIME_FIELDS = {"source", "sheet", "name"}
+def _name_problems(section: str, name: str) -> Problems:
+    if not NAME.fullmatch(name):
+        yield f"{section}.{name!r}", f"is not {NAME_RULE}"
 
 
 # ---------------------------------------------------------------------------------------------
-# Generic conversion dict <-> dataclass, with errors that name the file and field
+# Seeds
 
 
-def _type_name(tp) -> str:
-    origin = typing.get_origin(tp)
-    if origin is Literal:
-        return " | ".join(repr(a) for a in typing.get_args(tp))
-    if origin in (typing.Union, types.UnionType):
-        return " or ".join(_type_name(a) for a in typing.get_args(tp) if a is not type(None))
-    if origin is tuple:
-        return f"list of {_type_name(typing.get_args(tp)[0])}"
-    if origin is dict:
-        return f"table of {_type_name(typing.get_args(tp)[1])}"
-    if dataclasses.is_dataclass(tp):
-        return f"table ({', '.join(f.name for f in dataclasses.fields(tp))})"
-    return getattr(tp, "__name__", str(tp))
-
-
-def _convert(value, tp, where: str):
-    origin = typing.get_origin(tp)
-    if origin in (typing.Union, types.UnionType):
-        args = [a for a in typing.get_args(tp) if a is not type(None)]
-        if value is None:
-            return None
-        return _convert(value, args[0], where)
-    if origin is Literal:
-        allowed = typing.get_args(tp)
-        if value not in allowed:
-            raise SpecError(f"{where}: {value!r} is not allowed; use one of {', '.join(map(repr, allowed))}")
-        return value
-    if origin is tuple:
-        if not isinstance(value, (list, tuple)):
-            raise SpecError(f"{where}: expected {_type_name(tp)}, got {value!r}")
-        args = typing.get_args(tp)
-        item = args[0]
-        out = tuple(_convert(v, item, f"{where}[{i}]") for i, v in enumerate(value))
-        if len(args) > 1 and args[1] is not Ellipsis and len(out) != len(args):
-            raise SpecError(f"{where}: expected {len(args)} values, got {len(out)}")
-        return out
-    if origin is dict:
-        if not isinstance(value, dict):
-            raise SpecError(f"{where}: expected {_type_name(tp)}, got {value!r}")
-        _, vt = typing.get_args(tp)
-        return {str(k): _convert(v, vt, _sub(where, str(k))) for k, v in value.items()}
-    if dataclasses.is_dataclass(tp):
-        if not isinstance(value, dict):
-            raise SpecError(f"{where}: expected {_type_name(tp)}, got {value!r}")
-        return _build(tp, value, where)
-    if tp is bool:
-        if not isinstance(value, bool):
-            raise SpecError(f"{where}: expected true or false, got {value!r}")
-        return value
-    if tp is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise SpecError(f"{where}: expected an integer, got {value!r}")
-        return value
-    if tp is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise SpecError(f"{where}: expected a number, got {value!r}")
-        if not math.isfinite(value):
-            raise SpecError(f"{where}: {value!r} is not a finite number")
-        return float(value)
-    if tp is str:
-        if not isinstance(value, str):
-            raise SpecError(f"{where}: expected a string, got {value!r}")
-        return value
-    raise TypeError(tp)
-
-
-def _sub(where: str, key: str) -> str:
-    """'file' + 'model' -> 'file: model'; 'file: model' + 'x' -> 'file: model.x'."""
-    return f"{where}.{key}" if ": " in where else f"{where}: {key}"
-
-
-def _build(cls, data: dict, where: str):
-    hints = typing.get_type_hints(cls)
-    fields = {f.name: f for f in dataclasses.fields(cls) if f.name not in _RUNTIME_FIELDS or cls is not Spec}
-    kwargs = {}
-    for key, value in data.items():
-        if key not in fields or (cls is Spec and key in _RUNTIME_FIELDS):
-            allowed = sorted(k for k in fields if not (cls is Spec and k in _RUNTIME_FIELDS))
-            close = difflib.get_close_matches(key, allowed, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise SpecError(f"{where}: unknown field {key!r}{hint}; allowed: {', '.join(allowed)}")
-        kwargs[key] = _convert(value, hints[key], _sub(where, key))
-    missing = [f.name for f in fields.values() if f.name not in kwargs
-               and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
-               and not (cls is Spec and f.name in _RUNTIME_FIELDS)]
-    if missing:
-        raise SpecError(f"{where}: missing required field(s) {', '.join(missing)}")
-    return cls(**kwargs)
-
-
-def to_dict(obj) -> Any:
-    """A spec (or part) as plain TOML-able data, in field order."""
-    if dataclasses.is_dataclass(obj):
-        return {f.name: to_dict(getattr(obj, f.name)) for f in dataclasses.fields(obj)
-                if f.name not in ("source", "sheet")}
-    if isinstance(obj, dict):
-        return {k: to_dict(v) for k, v in obj.items()}
-    if isinstance(obj, tuple):
-        return [to_dict(v) for v in obj]
-    return obj
+def parse_seeds(text: str) -> list[int]:
+    """'0-59', '3', '0-4,10,20-22' -> sorted distinct seeds."""
+    seeds: set[int] = set()
+    for part in str(text).replace(" ", "").split(","):
+        m = re.fullmatch(r"(\d{1,19})(?:-(\d{1,19}))?", part)
+        if not m:
+            raise SpecError(f"seeds {text!r}: {part!r} is not a seed or range; use e.g. 0-59 or 0-4,10")
+        lo, hi = int(m.group(1)), int(m.group(2) or m.group(1))
+        if hi < lo:
+            raise SpecError(f"seeds {text!r}: range {part!r} is empty (it goes backwards)")
+        if hi > MAX_SEED:
+            raise SpecError(f"seeds {text!r}: {hi} is beyond the largest seed, 2^63-1")
+        if hi - lo > 100_000:
+            raise SpecError(f"seeds {text!r}: range {part!r} has more than 100,000 seeds")
+        seeds.update(range(lo, hi + 1))
+    return sorted(seeds)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -294,16 +245,19 @@ def to_dict(obj) -> Any:
 
 
 def available() -> list[str]:
+    """Experiment names; files starting with '_' (the shared base) are not experiments."""
     d = experiments_dir()
-    return sorted(p.stem for p in d.glob("*.toml")) if d.is_dir() else []
+    return sorted(p.stem for p in d.glob("*.toml") if not p.name.startswith("_")) if d.is_dir() else []
 
 
 def _locate(name_or_path: str) -> Path:
     p = Path(name_or_path)
     if p.suffix == ".toml" and p.exists():
         return p
+    if not experiments_dir().is_dir():
+        raise SpecError(f"unknown experiment {name_or_path!r}: the experiments folder {experiments_dir()} does not exist")
     candidate = experiments_dir() / f"{name_or_path}.toml"
-    if candidate.exists():
+    if NAME.fullmatch(name_or_path.replace(".", "-")) and candidate.exists():
         return candidate
     names = available()
     close = difflib.get_close_matches(name_or_path, names, n=3)
@@ -311,10 +265,25 @@ def _locate(name_or_path: str) -> Path:
     raise SpecError(f"unknown experiment {name_or_path!r}.{hint} Available: {', '.join(names) or '(none)'}")
 
 
+def read_text(path: Path, what: str) -> str:
+    """A regular file's UTF-8 text, or a one-line error naming it."""
+    try:
+        mode = path.stat().st_mode
+    except OSError as e:
+        raise SpecError(f"{path}: cannot read {what} ({e.strerror})") from None
+    if not stat.S_ISREG(mode):
+        raise SpecError(f"{path}: {what} must be a regular file")
+    try:
+        return path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise SpecError(f"{path}: {what} is not UTF-8 text (byte {e.start})") from None
+    except OSError as e:
+        raise SpecError(f"{path}: cannot read {what} ({e.strerror})") from None
+
+
 def _read_toml(path: Path) -> dict:
     try:
-        with open(path, "rb") as f:
-            return tomllib.load(f)
+        return tomllib.loads(read_text(path, "spec"))
     except tomllib.TOMLDecodeError as e:
         raise SpecError(f"{path}: not valid TOML ({e})") from None
 
@@ -335,7 +304,7 @@ def _raw(path: Path, chain: tuple[Path, ...] = ()) -> tuple[dict, Path]:
     remove = data.pop("remove", [])
     sheet_owner = path
     if parent_name is not None:
-        if not isinstance(parent_name, str):
+        if not isinstance(parent_name, str) or not NAME.fullmatch(parent_name.replace(".", "-").lstrip("_")):
             raise SpecError(f"{path}: 'extends' must be an experiment name, got {parent_name!r}")
         parent_path = path.parent / f"{parent_name}.toml"
         if not parent_path.exists():
@@ -384,7 +353,7 @@ def parse_override(item: str) -> tuple[str, Any]:
     return key, value
 
 
-def raw_text(value) -> str:
+def _raw_text(value) -> str:
     return str(value).lower() if isinstance(value, bool) else str(value)
 
 
@@ -401,103 +370,84 @@ def apply_overrides(data: dict, overrides: list[tuple[str, Any]]) -> dict:
         for k in parents:
             node = node[k]
         if isinstance(node[last], str) and not isinstance(value, str):
-            value = raw_text(value)  # e.g. --set sweep.seeds=3
+            value = _raw_text(value)  # e.g. --set sweep.seeds=3
+        if isinstance(node[last], float) and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)  # --set labels.red.power=8
         node[last] = value
     return data
+
+
+def validate(data: dict, where: str) -> Spec:
+    """A raw table -> Spec, or a SpecError naming `where` and the field."""
+    try:
+        return Spec.model_validate(data)
+    except ValidationError as e:
+        field, message = first_problem(e, Spec)
+        raise SpecError(f"{where}: {field + ': ' if field else ''}{message}") from None
 
 
 def load_spec(name_or_path: str, overrides: list[str] | None = None, seed: int | None = None) -> Spec:
     path = _locate(name_or_path)
     raw, sheet_owner = _raw(path)
     where = str(path)
-    base = _build_spec(raw, path.stem, where)
-    data = to_dict(base)
-    data.pop("name")
+    spec = validate(raw, where)
     pairs = [parse_override(o) for o in overrides or []]
     if seed is not None:
         pairs.append(("seed", seed))
     if pairs:
-        data = apply_overrides(data, pairs)
-        base = _build_spec(data, path.stem, "--set")
-    sheet_path = (sheet_owner.parent / base.dopesheet)
+        spec = validate(apply_overrides(spec.model_dump(), pairs), "--set")
+        where = f"{path} with --set"
+    for field, message in spec.problems():
+        raise SpecError(f"{where}: {field}: {message}")
+    sheet_path = _sheet_path(sheet_owner, spec.dopesheet, where)
     sheet = load_dopesheet(sheet_path)
-    spec = dataclasses.replace(base, source=str(path), sheet=sheet)
-    _validate(spec, where)
+    _check_schedule(spec, sheet, where, sheet_path)
+    spec._name, spec._source, spec._sheet = path.stem, str(path), sheet
     return spec
 
 
-def _build_spec(raw: dict, name: str, where: str) -> Spec:
-    data = {k: v for k, v in raw.items() if k != "name"}
-    spec = _build(Spec, data, where)
-    return dataclasses.replace(spec, name=name)
+def _sheet_path(owner: Path, name: str, where: str) -> Path:
+    p = owner.parent / name
+    if Path(name).is_absolute() or ".." in Path(name).parts:
+        raise SpecError(f"{where}: dopesheet: {name!r} must be a file name beside the spec ({owner.parent})")
+    return p
 
 
-def _validate(spec: Spec, where: str) -> None:
-    E = spec.model.latent_dim
-    if E < 1 or spec.model.hidden_width < 1 or spec.model.hidden_layers < 1:
-        raise SpecError(f"{where}: model sizes must be positive")
-    if spec.data.batch_size < 1 or spec.data.grid < 2:
-        raise SpecError(f"{where}: data.batch_size must be >= 1 and data.grid >= 2")
-    if spec.data.loader_workers < 0:
-        raise SpecError(f"{where}: data.loader_workers must be >= 0")
-    if spec.seed < 0:
-        raise SpecError(f"{where}: seed must be >= 0")
-    for name, lab in spec.labels.items():
-        if lab.scale < 0 or lab.scale > 1:
-            raise SpecError(f"{where}: labels.{name}.scale must lie in [0, 1] (a probability)")
-    for name, r in spec.regularizers.items():
-        w = f"{where}: regularizers.{name}"
-        if r.kind in ("anchor", "anti-anchor") and (r.direction is None or len(r.direction) != E):
-            raise SpecError(f"{w}.direction must be a list of {E} numbers (model.latent_dim)")
-        if r.kind in ("subspace", "anti-subspace"):
-            if not r.dims or any(not 0 <= d < E for d in r.dims) or len(set(r.dims)) != len(r.dims):
-                raise SpecError(f"{w}.dims must be distinct latent dimensions in 0..{E - 1}")
-        for lab in (r.labels or {}):
-            if lab not in spec.labels:
-                raise SpecError(f"{w}.labels names {lab!r}; defined labels: {', '.join(spec.labels) or '(none)'}")
-    for name, iv in spec.interventions.items():
-        w = f"{where}: interventions.{name}"
-        if iv.kind in ("suppression", "repulsion") and (iv.concept is None or len(iv.concept) != E):
-            raise SpecError(f"{w}.concept must be a list of {E} numbers (model.latent_dim)")
-        if iv.kind == "suppression" and iv.falloff is None:
-            raise SpecError(f"{w}: suppression needs a falloff table (max_angle, strength, power)")
-        if iv.kind == "repulsion" and iv.mapper is None:
-            raise SpecError(f"{w}: repulsion needs a mapper table (kind, from_angle, to_angle)")
-        if iv.kind == "repulsion" and not 0 <= iv.mapper.to_angle < iv.mapper.from_angle <= 180:
-            raise SpecError(f"{w}.mapper: needs 0 <= to_angle < from_angle <= 180 degrees (it rotates "
-                            f"alignments above cos(from_angle) towards cos(to_angle))")
-        if iv.kind == "suppression" and not 0 <= iv.falloff.max_angle <= 180:
-            raise SpecError(f"{w}.falloff.max_angle must lie in [0, 180] degrees")
-        if iv.kind == "pruning" and iv.dims and len(set(iv.dims)) >= E:
-            raise SpecError(f"{w}.dims: pruning every latent dimension leaves nothing to decode")
-        if iv.kind in ("subspace-suppression", "ablation", "pruning"):
-            if not iv.dims or any(not 0 <= d < E for d in iv.dims):
-                raise SpecError(f"{w}.dims must be latent dimensions in 0..{E - 1}")
-    if spec.score.intervention not in spec.interventions:
-        raise SpecError(f"{where}: score.intervention {spec.score.intervention!r} is not one of the "
-                        f"interventions: {', '.join(spec.interventions)}")
-    # A gated term only yields a validation metric if one of its labels exists in validation.
-    known = {"score", "val_recon", *(f"val_{n}" for n, r in spec.regularizers.items() if r.validate and (
-        r.labels is None or any(spec.labels[k].validation == "exact" for k in r.labels)))}
-    for obj in (*spec.sweep.minimize, *spec.sweep.maximize):
-        if obj not in known:
-            raise SpecError(f"{where}: sweep objective {obj!r} is not one of {', '.join(sorted(known))}")
-    if spec.validation.every < 1:
-        raise SpecError(f"{where}: validation.every must be >= 1")
+def _check_schedule(spec: Spec, sheet: Dopesheet, where: str, sheet_path: Path) -> None:
+    """Every regulariser has a schedule and every schedule a regulariser; lr is scheduled.
+    (Upstream trained an unscheduled term at weight 1.0, and without lr at 1e-8, silently.)"""
+    props = set(sheet.props)
+    if "lr" not in props:
+        raise SpecError(f"{sheet_path}: no 'lr' column; the learning rate must be scheduled")
+    for name in spec.regularizers:
+        if name not in props:
+            raise SpecError(f"{where}: regularizers.{name}: the dopesheet {sheet_path.name} has no column {name!r}; "
+                            f"columns: {', '.join(sheet.props)}")
+    extra = sorted(props - {"lr"} - set(spec.regularizers))
+    if extra:
+        raise SpecError(f"{sheet_path}: column {extra[0]!r} is not a regulariser of {where}; "
+                        f"regularizers: {', '.join(spec.regularizers) or '(none)'}")
+    metrics = [m for m in (*spec.sweep.minimize, *spec.sweep.maximize) if m.startswith("val_")]
+    if metrics and not _validation_runs(spec, len(sheet)):
+        raise SpecError(f"{where}: validation.every: validation never runs within the {len(sheet)}-step schedule, "
+                        f"but the sweep objectives need {', '.join(metrics)}")
 
 
-def spec_hash(spec: Spec) -> str:
-    """Content hash of what determines a result: resolved spec, schedule, package version."""
-    data = to_dict(spec)
-    data.pop("about", None)
-    data.pop("figures", None)  # presentation only
-    data.pop("name", None)  # the directory above the hash already says which experiment
-    data.pop("dopesheet", None)  # where the schedule lives doesn't matter; its keyframes do
-    sheet = spec.sheet
-    keys = [[t.name, t.space, t.easing, [[k.step, k.value] for k in t.keys]] for t in sheet.tracks] if sheet else []
-    steps = len(sheet) if sheet else 0  # rows without keys can still lengthen the schedule
-    blob = json.dumps({"spec": data, "dopesheet": keys, "steps": steps, "version": __version__}, sort_keys=False)
-    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+def _validation_runs(spec: Spec, steps: int) -> bool:
+    v = spec.validation
+    if v.unit == "steps":
+        return v.every <= steps
+    batches = -(-spec.data.grid**3 // spec.data.batch_size)
+    return v.every * batches <= steps
+
+
+# ---------------------------------------------------------------------------------------------
+# Output
+
+
+def to_dict(spec: Spec) -> dict:
+    """The spec as plain TOML-able data, in field order."""
+    return spec.model_dump(mode="python")
 
 
 def to_toml(spec: Spec) -> str:
@@ -511,7 +461,7 @@ def to_toml(spec: Spec) -> str:
         if isinstance(v, (int, float)):
             return repr(v)
         if isinstance(v, str):
-            return json.dumps(v)
+            return json.dumps(v, ensure_ascii=False)  # non-BMP characters stay literal, as TOML wants
         if isinstance(v, list):
             return "[" + ", ".join(scalar(x) for x in v) + "]"
         if isinstance(v, dict):
@@ -538,4 +488,4 @@ def to_toml(spec: Spec) -> str:
 
 
 def _key(k: str) -> str:
-    return k if all(c.isalnum() or c in "-_" for c in k) else json.dumps(k)
+    return k if all(c.isalnum() or c in "-_" for c in k) and k else json.dumps(k, ensure_ascii=False)

@@ -9,11 +9,14 @@ the same outputs up to float error; `SubspaceSuppression`, which zeroes after th
 from __future__ import annotations
 
 import copy
+from typing import Literal
 
 import torch
 from torch import nn
 
+from repro.interventions import InterventionKind
 from repro.model import SphericalAutoencoder
+from repro.schema import Problems, latent_dims
 
 
 def _producer_consumer(model: SphericalAutoencoder) -> tuple[nn.Linear, nn.Linear]:
@@ -63,3 +66,29 @@ def prune(model: SphericalAutoencoder, dims) -> SphericalAutoencoder:
     out.decoder[0] = new_c
     out.latent_dim = len(keep)
     return out
+
+
+class AblationSpec(InterventionKind):
+    """Zero the encoder rows and decoder columns of latent `dims` (the rest renormalises)."""
+
+    kind: Literal["ablation"]
+    dims: list[int]
+
+    def problems(self, spec) -> Problems:
+        yield from super().problems(spec)
+        yield from latent_dims("dims", self.dims, spec.model.latent_dim, allow_all=False)
+
+    def apply(self, model, generator: torch.Generator):
+        return ablate(model, self.dims), None
+
+
+class PruningSpec(AblationSpec):
+    """Remove latent `dims` from the model, shrinking the latent width."""
+
+    kind: Literal["pruning"]
+
+    def apply(self, model, generator: torch.Generator):
+        return prune(model, self.dims), None
+
+
+KINDS = (AblationSpec, PruningSpec)

@@ -207,14 +207,14 @@ def default_source(progress_factory=None) -> Source:
                 from repro.runner import run_one
 
                 progress = progress_factory(f"{experiment} seed {spec.seed}") if progress_factory else None
-                cache[key] = run_one(spec, progress=progress)[1]
+                cache[key] = run_one(spec, progress=progress, log=_log)[1]
             elif scope == "sweep":
                 from repro.executors import make_executor
                 from repro.sweep import run_sweep
 
                 ex = make_executor("local")
                 try:
-                    cache[key] = run_sweep(spec, executor=ex)[1]
+                    cache[key] = run_sweep(spec, executor=ex, progress=_log, log=_log)[1]
                 finally:
                     ex.shutdown()
             else:
@@ -222,6 +222,12 @@ def default_source(progress_factory=None) -> Source:
         return cache[key]
 
     return get
+
+
+def _log(message: str) -> None:
+    import click
+
+    click.echo(message, err=True)
 
 
 def summarize(checks: list[Check]) -> dict:

@@ -1,15 +1,14 @@
 """Seeds trained together (vmap over stacked parameters) get exactly the models, label counts
 and validation losses they get when trained one at a time."""
 
-import dataclasses
-
 import pytest
 import torch
 
-from repro import experiment as X
-from repro.batched import build_many, train_many
+from repro import data as D
+from repro.batched import train_many
 from repro.model import fingerprint
 from repro.spec import load_spec
+from repro.train import train
 from tests.conftest import SPECS
 
 pytestmark = pytest.mark.integration
@@ -27,11 +26,13 @@ def test_batched_equals_one_at_a_time(name, overrides):
     torch.set_num_threads(1)
     spec = load_spec(name, overrides)
     seeds = [0, 1, 5]
-    colors, models, plans = build_many(spec, seeds)
-    batched = train_many(models, colors, plans, X.regularizers(spec), spec.sheet.realize(), len(spec.sheet),
-                         X.validation_set(spec))
+    colors, models, plans = D.initial_models_and_plans(spec, seeds)
+    batched = train_many(models, colors, plans, D.regularizers(spec), D.schedule_of(spec), len(spec.sheet),
+                         D.validation_set(spec))
     for s, b in zip(seeds, batched):
-        single, _ = X.train_spec(dataclasses.replace(spec, seed=s))
+        colors, [model], [plan] = D.initial_models_and_plans(spec, [s])
+        single = train(model, colors, plan, D.regularizers(spec), D.schedule_of(spec), len(spec.sheet),
+                       D.validation_set(spec))
         assert fingerprint(b.model) == fingerprint(single.model)
         assert b.label_counts == single.label_counts
         assert b.val_history == single.val_history

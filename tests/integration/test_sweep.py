@@ -1,7 +1,6 @@
 """A three-seed sweep of the 201-step spec: inline, local processes and a Dask LocalCluster give
 the same models, records and selection; an interrupted sweep resumes from its cache."""
 
-import dataclasses
 import json
 import os
 import subprocess
@@ -53,7 +52,7 @@ def test_the_selected_runs_evaluation_keeps_the_sweep_cache(tmp_path, monkeypatc
     from repro.runner import run_one
 
     spec = load_spec(QUICK)
-    run_one(dataclasses.replace(spec, seed=2))  # a seed trained by `repro run` counts as cached
+    run_one(spec.with_seed(2))  # a seed trained by `repro run` counts as cached
     _, first = run_sweep(spec, [0, 1, 2])  # evaluates the selected seed with run_one
     assert first["timings"]["trained"] == 2 and first["timings"]["cached"] == 1
     _, again = run_sweep(spec, [0, 1, 2])

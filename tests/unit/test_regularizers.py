@@ -32,16 +32,16 @@ def test_subspace_vectors():
 
 
 def test_label_gated_reduction():
-    anchor = R.Regularizer("anchor", "anchor", {"red": 1.0}, True, direction=E0)
+    anchor = R.AnchorSpec(kind="anchor", direction=[1.0, 0.0, 0.0, 0.0], labels={"red": 1.0}, validate=True).build("anchor")
     red = torch.tensor([1, 0, 1, 0, 0, 0.])
     assert anchor.term(Z, {"red": red}).item() == pytest.approx(0.8)
     assert anchor.term(Z, {"red": torch.zeros(6)}).item() == 0.0
     assert anchor.term(Z, {"vibrant": red}) is None
-    sub = R.Regularizer("subspace", "subspace", {"red": .5, "vibrant": .8}, True, dims=(0, 1))
+    sub = R.SubspaceSpec(kind="subspace", dims=[0, 1], labels={"red": .5, "vibrant": .8}, validate=True).build("s")
     labels = {"red": torch.tensor([1, 1, 0, 0, 0, 0.]), "vibrant": torch.tensor([1, 0, 1, 0, 1, 0.])}
     assert sub.term(Z, labels).item() == pytest.approx(0.4 / 3.1, rel=1e-5)
 
 
 def test_unlabelled_terms_average_every_sample():
-    sep = R.Regularizer("separate", "separate", None, False, power=1.0)
+    sep = R.SeparateSpec(kind="separate", power=1.0, shift=True, validate=False).build("separate")
     assert sep.term(Z, {}).item() == pytest.approx(sum([3.25, 4.49, 2.99, 4.05, 4.15, 3.25]) / 6, rel=1e-5)

@@ -1,19 +1,28 @@
 import pytest
 
 from repro.errors import SpecError
-from repro.spec import available, load_spec, spec_hash, to_toml
-from tests.conftest import SPECS
+from repro.keys import digest, training_inputs
+from repro.spec import available, load_spec, to_toml
+from tests.conftest import ROOT, SPECS
+
+EXPERIMENTS = ROOT / "experiments"
 
 
-def write(tmp_path, name, text):
+def write(tmp_path, name, text, sheet: str | None = None):
     p = tmp_path / f"{name}.toml"
     p.write_text(text)
+    for f in ("_base.toml", "ex-2.4.1.toml", "ex-2.4.1.csv"):  # what the bodies below extend
+        if not (tmp_path / f).exists():
+            (tmp_path / f).write_text((EXPERIMENTS / f).read_text())
+    if sheet is not None:
+        (tmp_path / "sheet.csv").write_text(sheet)
     return p
 
 
 def test_experiments_are_listed_and_load():
     names = available()
-    assert {"ex-2.4.1", "ex-2.4.1-notebook"} <= set(names)
+    assert {"ex-2.4.1", "ex-2.4.1-notebook", "ex-2.9.1-width10"} <= set(names)
+    assert "_base" not in names  # the shared values are not an experiment
     for n in names:
         spec = load_spec(n)
         assert spec.sheet is not None and len(spec.sheet) > 1
@@ -26,22 +35,44 @@ def test_extends_and_overrides():
     assert nb.interventions["suppression"].falloff.max_angle == 90.0  # inherited
     s = load_spec("ex-2.4.1", ["regularizers.anchor.labels.red=0.5", "model.hidden_width=10"], seed=3)
     assert s.regularizers["anchor"].labels == {"red": 0.5} and s.model.hidden_width == 10 and s.seed == 3
+    assert load_spec("ex-2.9.1-width10").model.hidden_width == 10
 
 
-def test_hash_identifies_the_resolved_spec():
-    a, b = load_spec("ex-2.4.1"), load_spec("ex-2.4.1")
-    assert spec_hash(a) == spec_hash(b)
-    assert spec_hash(load_spec("ex-2.4.1", seed=8)) != spec_hash(a)
-    assert spec_hash(load_spec("ex-2.4.1", ["about.title=x"])) == spec_hash(a)  # presentation only
+def test_every_paper_hyperparameter_comes_from_a_file():
+    """The schema has no defaults for values that shape results: the shared ones live in _base."""
+    from repro.spec import Spec
+
+    defaults = {name for name, f in Spec.model_fields.items() if not f.is_required()}
+    assert defaults == {"about", "figures"}
+    assert load_spec("ex-2.7.1").data.batch_size == 64  # inherited from experiments/_base.toml
+
+
+def test_training_key_follows_training_fields_only():
+    a = load_spec("ex-2.4.1")
+    key = digest(training_inputs(a))
+    assert key == digest(training_inputs(load_spec("ex-2.4.1")))
+    assert digest(training_inputs(load_spec("ex-2.4.1", seed=8))) != key
+    assert digest(training_inputs(load_spec("ex-2.4.1", ["about.title=x"]))) == key
+    assert digest(training_inputs(load_spec("ex-2.4.1", ["interventions.repulsion.mapper.to_angle=80.0"]))) == key
+    assert digest(training_inputs(load_spec("ex-2.4.1", ["score.power=3.0"]))) == key
+    assert digest(training_inputs(load_spec("ex-2.4.1", ["labels.red.scale=0.07"]))) != key
 
 
 def test_resolved_spec_round_trips(tmp_path):
     spec = load_spec("ex-2.4.1-notebook")
-    text = to_toml(spec).replace('name = "ex-2.4.1-notebook"\n', "")
-    text = text.replace('dopesheet = "ex-2.4.1.csv"', f'dopesheet = "{(SPECS.parent.parent / "experiments" / "ex-2.4.1.csv").as_posix()}"')
-    p = write(tmp_path, "again", text)
+    (tmp_path / "ex-2.4.1.csv").write_text((EXPERIMENTS / "ex-2.4.1.csv").read_text())
+    p = tmp_path / "again.toml"
+    p.write_text(to_toml(spec))
     again = load_spec(str(p))
-    assert spec_hash(again) == spec_hash(spec)
+    assert training_inputs(again) == training_inputs(spec) and again.model_dump() == spec.model_dump()
+
+
+def test_non_bmp_text_round_trips(tmp_path):
+    spec = load_spec("ex-2.4.1", ["about.title=red 🟥 anchored"])
+    (tmp_path / "ex-2.4.1.csv").write_text((EXPERIMENTS / "ex-2.4.1.csv").read_text())
+    p = tmp_path / "emoji.toml"
+    p.write_text(to_toml(spec), encoding="utf-8")
+    assert load_spec(str(p)).about.title == "red 🟥 anchored"
 
 
 def test_unknown_experiment_lists_available():
@@ -53,12 +84,21 @@ def test_unknown_experiment_lists_available():
 @pytest.mark.parametrize("override, message", [
     ("model.latent_dims=5", "did you mean model.latent_dim"),
     ("model.latent_dim=four", "expected an integer"),
-    ("validation.unit=minutes", "'steps', 'epochs'"),
+    ("validation.unit=minutes", "'steps' or 'epochs'"),
     ("regularizers.anchor.direction=[1, 0]", "list of 4 numbers"),
+    ("regularizers.anchor.direction=[0.9, 0.0, 0.0, 0.0]", "must be a unit vector; its norm is 0.9"),
+    ("regularizers.anchor.direction=[0.0, 0.0, 0.0, 0.0]", "must be a unit vector; its norm is 0"),
+    ("interventions.suppression.concept=[2.0, 0.0, 0.0, 0.0]", "interventions.suppression.concept: must be a unit"),
     ("score.intervention=pruning", "not one of the interventions"),
-    ("sweep.minimize=['val_subspace']", "sweep objective"),
+    ("sweep.minimize=['val_subspace']", "objective 'val_subspace'"),
     ("seed", "expected dotted.key=value"),
     ("interventions.repulsion.mapper.to_angle=95", "to_angle < from_angle"),
+    ("labels.red.power=-1", "labels.red.power: must be a finite number >= 0"),
+    ("labels.red.scale=1.5", "labels.red.scale: must be a probability"),
+    ("evaluation.loss_cube.hues=0", "evaluation.loss_cube: hues, saturations"),
+    ("figures.latent_dims=[[1, 0, 7]]", "figures.latent_dims[0]"),
+    ("sweep.seeds=0-99999999999999999999", "is not a seed or range"),
+    ("sweep.seeds=9223372036854775806-9223372036854775809", "beyond the largest seed"),
 ])
 def test_bad_overrides_are_clear(override, message):
     with pytest.raises(SpecError) as e:
@@ -66,16 +106,36 @@ def test_bad_overrides_are_clear(override, message):
     assert message in str(e.value)
 
 
+def test_seed_beyond_int64_is_an_error():
+    with pytest.raises(SpecError) as e:
+        load_spec("ex-2.4.1", seed=2**63)
+    assert "seed: must lie in 0..2^63-1" in str(e.value)
+
+
 @pytest.mark.parametrize("body, message", [
-    ('dopesheet = "x.csv"\nmodle = {}\n', "unknown field 'modle' (did you mean 'model'?)"),
-    ('dopesheet = "x.csv"\n[model]\nlatent_dim = 4.5\n', "model.latent_dim: expected an integer"),
-    ('[model]\nlatent_dim = 4\n', "missing required field(s) dopesheet"),
-    ('dopesheet = "x.csv"\n[labels.red]\nattribute = "blueness"\n', "'redness', 'vibrancy'"),
+    ('extends = "_base"\nmodle = {}\n', "unknown field 'modle' (did you mean 'model'?)"),
+    ('extends = "ex-2.4.1"\n[model]\nlatent_dim = 4.5\n', "model.latent_dim: expected an integer"),
+    ('extends = "ex-2.4.1"\ndopesheet = 3\n', "dopesheet: expected a string"),
+    ('extends = "ex-2.4.1"\n[labels.red]\nattribute = "blueness"\n', "'redness' or 'vibrancy'"),
     ('extends = "ex-2.4.1"\n[data]\nbatch_size = "64"\n', "data.batch_size: expected an integer"),
     ('extends = "nope"\n', "extends 'nope'"),
     ('dopesheet = [1\n', "not valid TOML"),
     ('extends = "ex-2.4.1"\nremove = [1]\n', "'remove' must be a list"),
     ('extends = "ex-2.4.1"\nremove = ["seed.x"]\n', "remove names 'seed.x'"),
+    ('extends = "ex-2.4.1"\nremove = ["data"]\n', "data: missing required field"),
+    # fields that do not belong to the kind
+    ('extends = "ex-2.4.1"\n[regularizers.anchor]\ndims = [0]\n',
+     "regularizers.anchor: unknown field 'dims' for kind 'anchor'"),
+    ('extends = "ex-2.4.1"\n[interventions.ablation]\nconcept = [1.0, 0.0, 0.0, 0.0]\n',
+     "interventions.ablation: unknown field 'concept' for kind 'ablation'"),
+    ('extends = "ex-2.4.1"\n[regularizers.anchor]\nkind = "anchr"\n', "kind 'anchr' is not allowed; use one of"),
+    ('extends = "ex-2.4.1"\n[interventions.sup]\nselectivity_power = 2.0\n', "missing field 'kind'"),
+    ('extends = "ex-2.4.1"\n[regularizers.separate]\npower = "high"\n', "regularizers.separate.power: expected a finite"),
+    # names become files, columns and LaTeX: plain identifiers only
+    ('extends = "ex-2.4.1"\n[interventions."../x"]\nkind = "ablation"\ndims = [0]\nselectivity_power = 2.0\n'
+     'selectivity_against = "similarity"\n', "interventions.'../x': is not a plain name"),
+    ('extends = "ex-2.4.1"\n[interventions."a^^5cinput"]\nkind = "ablation"\ndims = [0]\nselectivity_power = 2.0\n'
+     'selectivity_against = "similarity"\n', "is not a plain name"),
 ])
 def test_malformed_specs_name_file_and_field(tmp_path, body, message):
     p = write(tmp_path, "bad", body)
@@ -85,6 +145,31 @@ def test_malformed_specs_name_file_and_field(tmp_path, body, message):
     assert message in str(e.value)
 
 
+SHEET = "STEP,PHASE,ACTION,lr,separate,anchor,subspace\n0,Train,,0.01,0.01,0.01,0.01\n100,,,0.01,,,\n"
+
+
+@pytest.mark.parametrize("sheet, message", [
+    # a misspelled column: upstream silently trained `anchor` at weight 1.0 on every step
+    (SHEET.replace(",anchor,", ",anchr,"), "regularizers.anchor: the dopesheet sheet.csv has no column 'anchor'"),
+    (SHEET.replace("subspace\n", "subspace,extra\n").replace("0.01\n", "0.01,1\n", 1).replace(",,,\n", ",,,,\n"),
+     "column 'extra' is not a regulariser"),
+    # no lr: upstream silently trained at 1e-8
+    (SHEET.replace(",lr,", ",rate,"), "no 'lr' column"),
+])
+def test_schedule_and_regularisers_must_match(tmp_path, sheet, message):
+    p = write(tmp_path, "bad", 'extends = "ex-2.4.1"\ndopesheet = "sheet.csv"\n', sheet)
+    with pytest.raises(SpecError) as e:
+        load_spec(str(p))
+    assert message in str(e.value)
+
+
+def test_validation_that_never_runs_is_an_error_when_objectives_need_it(tmp_path):
+    p = write(tmp_path, "bad", 'extends = "ex-2.4.1"\ndopesheet = "sheet.csv"\n[validation]\nevery = 500\n', SHEET)
+    with pytest.raises(SpecError) as e:
+        load_spec(str(p))
+    assert "validation never runs" in str(e.value)
+
+
 def test_missing_dopesheet_is_named(tmp_path):
     p = write(tmp_path, "nosheet", 'extends = "ex-2.4.1"\ndopesheet = "missing.csv"\n')
     with pytest.raises(SpecError) as e:
@@ -92,13 +177,23 @@ def test_missing_dopesheet_is_named(tmp_path):
     assert "missing.csv" in str(e.value)
 
 
+def test_dopesheet_outside_the_spec_folder_is_refused(tmp_path):
+    p = write(tmp_path, "escape", 'extends = "ex-2.4.1"\ndopesheet = "../ex-2.4.1.csv"\n')
+    with pytest.raises(SpecError) as e:
+        load_spec(str(p))
+    assert "must be a file name beside the spec" in str(e.value)
+
+
 def test_string_keys_take_bare_numbers():
     assert load_spec("ex-2.4.1", ["sweep.seeds=3"]).sweep.seeds == "3"
 
 
-def test_hash_counts_schedule_length(tmp_path):
-    sheet = (SPECS.parent.parent / "experiments" / "ex-2.4.1.csv").read_text()
-    (tmp_path / "long.csv").write_text(sheet + "3000,,,,,,\n")
-    p = write(tmp_path, "long", 'extends = "ex-2.4.1"\ndopesheet = "long.csv"\n')
+def test_training_key_counts_schedule_length(tmp_path):
+    sheet = (EXPERIMENTS / "ex-2.4.1.csv").read_text()
+    p = write(tmp_path, "long", 'extends = "ex-2.4.1"\ndopesheet = "sheet.csv"\n', sheet + "3000,,,,,,\n")
     assert len(load_spec(str(p)).sheet) == 3001
-    assert spec_hash(load_spec(str(p))) != spec_hash(load_spec("ex-2.4.1"))
+    assert digest(training_inputs(load_spec(str(p)))) != digest(training_inputs(load_spec("ex-2.4.1")))
+
+
+def test_quick_spec_loads():
+    assert len(load_spec(str(SPECS / "quick.toml")).sheet) == 201

@@ -1,7 +1,7 @@
 import pytest
 
 from repro.errors import ReproError
-from repro.sweep import pareto_front, parse_seeds, stats
+from repro.sweep import pareto_front, parse_seeds, select, stats
 
 
 def test_parse_seeds():
@@ -31,17 +31,13 @@ def test_stats_use_the_sample_std():
     assert s == {"min": 1.0, "max": 3.0, "mean": 2.0, "std": 1.0}
 
 
-def test_selection_never_picks_a_nan_score(tmp_path, monkeypatch):
-    """... but, as pandas' idxmax upstream, it is never selected."""
+def test_selection_never_picks_a_nan_score():
+    """... but, as pandas' idxmax upstream, it is never selected; ties go to the first seed."""
     import math
 
-    from repro import sweep as S
-    from repro.spec import load_spec
-
-    monkeypatch.setenv("REPRO_RESULTS", str(tmp_path))
-    spec = load_spec("ex-2.4.1")
-    records = {0: {"seed": 0, "score": math.nan, "val_recon": 5.0, "val_anchor": 1.0},
-               1: {"seed": 1, "score": 0.9, "val_recon": 1.0, "val_anchor": 1.0}}
-    monkeypatch.setattr(S, "_cached_record", lambda sp: records[sp.seed])
-    _, summary = S.run_sweep(spec, [0, 1], evaluate_selected=False)
-    assert summary["selected_seed"] == 1
+    rows = [{"seed": 0, "score": math.nan, "val_recon": 5.0}, {"seed": 1, "score": 0.9, "val_recon": 1.0},
+            {"seed": 2, "score": 0.9, "val_recon": 1.0}]
+    front, selected = select(rows, ["val_recon"], ["score"])
+    assert selected == 1 and front == [0, 1, 2]
+    with pytest.raises(ReproError, match="no seed has a finite score"):
+        select(rows[:1], ["val_recon"], ["score"])

@@ -1,0 +1,63 @@
+"""Upstream's model fingerprints (registry/fingerprints.toml) for the platform at hand.
+
+A platform with references of its own is checked directly. A platform listed under
+`[emulated.*]` is checked against another platform's references in a fresh process with the
+listed kernel variables set (they are read at start-up), for the listed experiments only.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from repro.machine import Platform, current_platform
+
+
+def fingerprints_file() -> Path:
+    from repro.verify import registry_dir
+
+    return registry_dir() / "fingerprints.toml"
+
+
+@dataclass(frozen=True)
+class References:
+    platform: str  # the platform whose upstream runs these are
+    source: str
+    trained: dict[str, str]  # experiment -> SHA-256 of the trained model
+    env: dict[str, str] = field(default_factory=dict)  # kernel variables to set (emulation)
+
+    @property
+    def emulated(self) -> bool:
+        return bool(self.env)
+
+
+def load() -> dict:
+    return tomllib.loads(fingerprints_file().read_text())
+
+
+def initial() -> dict[str, str]:
+    return {k: v for k, v in load()["initial"].items() if k != "source"}
+
+
+def references(platform: Platform | None = None) -> References | None:
+    """The upstream fingerprints this platform can be checked against, or None."""
+    data = load()
+    pid = (platform or current_platform()).id
+    trained = data.get("trained", {})
+    if pid in trained:
+        t = dict(trained[pid])
+        return References(pid, t.pop("source", ""), t)
+    em = data.get("emulated", {}).get(pid)
+    if em is not None:
+        t = dict(trained[em["reproduces"]])
+        source = t.pop("source", "")
+        return References(em["reproduces"], f"{source}; this {pid} machine emulates it with "
+                          + ", ".join(f"{k}={v}" for k, v in em["env"].items()),
+                          {k: t[k] for k in em["experiments"]}, dict(em["env"]))
+    return None
+
+
+def known_platforms() -> list[str]:
+    data = load()
+    return sorted([*data.get("trained", {}), *data.get("emulated", {})])

@@ -1,0 +1,64 @@
+"""Acceptance: the models repro trains are upstream's models, bit for bit, on this platform.
+
+registry/fingerprints.toml holds the fingerprints of upstream's own runs (rng-replay.md §12)
+per CPU platform. Every experiment's selected seed that has a reference here is trained by
+`repro run --seed N` (per-seed loop) and inside a three-seed `repro sweep` (batched loop), each
+in a fresh process, and both must give the reference. A platform without any reference skips
+with the reason; initial weights are platform independent and always checked.
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from repro import upstream
+from repro.data import initial_models_and_plans
+from repro.machine import current_platform
+from repro.model import fingerprint
+from repro.spec import load_spec
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.acceptance
+
+REFS = upstream.references()
+PLATFORM = current_platform().id
+
+
+@pytest.mark.parametrize("experiment", sorted(upstream.initial()))
+def test_initial_weights_are_upstreams(experiment):
+    spec = load_spec(experiment)
+    _, [model], _ = initial_models_and_plans(spec, [spec.seed])
+    assert fingerprint(model) == upstream.initial()[experiment]
+
+
+def _repro(args, results, env):
+    out = subprocess.run([sys.executable, "-m", "repro.cli", *args], capture_output=True, text=True, cwd=ROOT,
+                         env={**os.environ, **env, "REPRO_RESULTS": str(results)})
+    assert out.returncode == 0, out.stderr[-2000:]
+    return out
+
+
+def test_this_platform_has_references():
+    if REFS is None:
+        pytest.skip(f"no upstream fingerprints for platform {PLATFORM}; registry/fingerprints.toml has "
+                    f"{', '.join(upstream.known_platforms())}")
+    assert REFS.trained
+
+
+@pytest.mark.parametrize("experiment", sorted(REFS.trained) if REFS else [])
+def test_trained_models_are_upstreams_per_seed_and_batched(experiment, tmp_path):
+    spec = load_spec(experiment)
+    sha = REFS.trained[experiment]
+    run = _repro(["run", experiment, "-q"], tmp_path / "run", REFS.env)
+    assert f"Model sha256: {sha}" in run.stdout, f"{PLATFORM} ({REFS.source}): {run.stdout[-400:]}"
+    # The batched sweep path, with the selected seed among others in one batch.
+    others = [s for s in (0, 1, 2) if s != spec.seed][:2]
+    seeds = ",".join(str(s) for s in sorted([spec.seed, *others]))
+    _repro(["sweep", experiment, "--seeds", seeds, "--executor", "inline"], tmp_path / "sweep", REFS.env)
+    [summary] = (tmp_path / "sweep").glob("*/sweep-*/summary.json")
+    runs = {r["seed"]: r for r in json.loads(summary.read_text())["runs"]}
+    assert runs[spec.seed]["model_sha256"] == sha
+    assert json.loads(summary.read_text())["timings"]["trained"] == 3  # all three trained batched, none reused
