@@ -10,19 +10,30 @@ import math
 from pathlib import Path
 
 import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.collections import LineCollection  # noqa: E402
+import matplotlib.patches as mpatches
+import numpy as np
+from matplotlib.collections import LineCollection
+from matplotlib.figure import Figure
 
 PREAMBLE = r"\usepackage[T1]{fontenc}\usepackage{lmodern}\usepackage{amsmath}"
-plt.rcParams.update({
+STYLE = {
     "pgf.texsystem": "pdflatex", "pgf.rcfonts": False, "pgf.preamble": PREAMBLE,
     "font.family": "serif", "font.size": 8, "axes.titlesize": 8, "axes.labelsize": 8,
     "legend.fontsize": 7, "xtick.labelsize": 7, "ytick.labelsize": 7, "savefig.dpi": 200,
     "svg.hashsalt": "repro", "path.simplify": True,
-})
+}
+
+
+def style():
+    """The report's matplotlib settings, for the figures drawn inside it; the caller's rcParams
+    are restored on exit (importing this module changes no global state: no pyplot, no backend)."""
+    return matplotlib.rc_context(STYLE)
+
+
+def subplots(nrows: int = 1, ncols: int = 1, *, figsize, **kw):
+    """pyplot.subplots without pyplot's global figure registry."""
+    fig = Figure(figsize=figsize, constrained_layout=True)
+    return fig, fig.subplots(nrows, ncols, **kw)
 
 
 def tex_label(text: str) -> str:
@@ -36,7 +47,6 @@ def save(fig, stem: Path) -> list[Path]:
     pgf, png = stem.parent / f"{stem.name}.pgf", stem.parent / f"{stem.name}.png"
     fig.savefig(pgf, backend="pgf")
     fig.savefig(png, dpi=110, metadata={"Software": None})
-    plt.close(fig)
     return [pgf, png]
 
 
@@ -60,10 +70,10 @@ def latent_panel(ax, latents, recon, true, dims, cones=()):
     order = np.argsort(depth)
     x = latents[order, i] if i is not None else np.zeros(len(latents))
     y = latents[order, j] if j is not None else np.zeros(len(latents))
-    ax.add_patch(plt.Circle((0, 0), 1, color="#eeeeee", zorder=0))
+    ax.add_patch(mpatches.Circle((0, 0), 1, color="#eeeeee", zorder=0))
     ax.scatter(x, y, s=4, c=np.clip(true[order], 0, 1), edgecolors=np.clip(recon[order], 0, 1),
                linewidths=0.6, rasterized=True, zorder=1)
-    ax.add_patch(plt.Circle((0, 0), 1, fill=False, color="#00000055", lw=0.8, zorder=2))
+    ax.add_patch(mpatches.Circle((0, 0), 1, fill=False, color="#00000055", lw=0.8, zorder=2))
     for direction, half_angle, dashed in cones:
         if half_angle <= 0:
             continue
@@ -79,7 +89,7 @@ def latent_panel(ax, latents, recon, true, dims, cones=()):
 def stacked_results(title, latents, recon, true, slice_recon, slice_true, slice_values, hues,
                     loss_hues, loss_curves, loss_colors, max_error, latent_dims, cones=()):
     """slice_*: [V, H, 3] at S = 1; loss_curves: {V: mse[H]} at S = 1; loss_colors [H, 3]."""
-    fig = plt.figure(figsize=(4.6, 5.0), constrained_layout=True)
+    fig = Figure(figsize=(4.6, 5.0), constrained_layout=True)
     gs = fig.add_gridspec(3, 2, height_ratios=(2.5, 1.5, 1.3))
     for c, dims in enumerate(latent_dims):
         latent_panel(fig.add_subplot(gs[0, c]), latents, recon, true, dims, cones)
@@ -89,7 +99,7 @@ def stacked_results(title, latents, recon, true, slice_recon, slice_true, slice_
               interpolation="nearest")
     for v in range(nv):
         for h in range(nh):
-            ax.add_patch(plt.Rectangle((h - 0.15, v - 0.15), 0.3, 0.3, color=np.clip(slice_true[v, h], 0, 1), lw=0))
+            ax.add_patch(mpatches.Rectangle((h - 0.15, v - 0.15), 0.3, 0.3, color=np.clip(slice_true[v, h], 0, 1), lw=0))
     ax.set_yticks(range(nv), [f"{x:g}" for x in slice_values])
     ax.set_ylabel("value")
     ax.set_xticks([])
@@ -112,7 +122,7 @@ def stacked_results(title, latents, recon, true, slice_recon, slice_true, slice_
 
 
 def error_vs_target(title, target, mse, colors, xlabel, r2):
-    fig, ax = plt.subplots(figsize=(3.0, 2.6), constrained_layout=True)
+    fig, ax = subplots(figsize=(3.0, 2.6))
     alpha = 0.1 + 0.9 * (np.clip(target, 0, 1) + np.clip(mse / max(mse.max(), 1e-12), 0, 1)) / 2
     rgba = np.concatenate([np.clip(colors, 0, 1), alpha[:, None]], axis=1)
     ax.scatter(target, mse, s=2, c=rgba, rasterized=True, linewidths=0)
@@ -127,7 +137,7 @@ def error_vs_target(title, target, mse, colors, xlabel, r2):
 
 
 def dopesheet_plot(title, realized: dict[str, list[float]], keys: dict[str, list[tuple[int, float]]]):
-    fig, (a1, a2) = plt.subplots(2, 1, figsize=(4.6, 2.2), sharex=True, height_ratios=(3, 1), constrained_layout=True)
+    fig, (a1, a2) = subplots(2, 1, figsize=(4.6, 2.2), sharex=True, height_ratios=(3, 1))
     steps = np.arange(len(realized["lr"]))
     for name, values in realized.items():
         ax = a2 if name == "lr" else a1
@@ -143,7 +153,7 @@ def dopesheet_plot(title, realized: dict[str, list[float]], keys: dict[str, list
 
 
 def sweep_boxplots(title, columns: dict[str, list[float]], log: set[str]):
-    fig, axes = plt.subplots(1, len(columns), figsize=(4.6, 1.4), constrained_layout=True)
+    fig, axes = subplots(1, len(columns), figsize=(4.6, 1.4))
     for ax, (name, values) in zip(np.atleast_1d(axes), columns.items()):
         v = np.asarray([x for x in values if x is not None and math.isfinite(x)])
         if name in log:
@@ -159,7 +169,7 @@ def sweep_boxplots(title, columns: dict[str, list[float]], log: set[str]):
 def lobes(title, kind_maps: dict[str, callable]):
     """How each intervention moves unit vectors at every angle from the concept (e0): arrows
     from input to output on the unit circle, and the output alignment against the input's."""
-    fig, axes = plt.subplots(2, len(kind_maps), figsize=(4.6, 3.6), constrained_layout=True,
+    fig, axes = subplots(2, len(kind_maps), figsize=(4.6, 3.6),
                              height_ratios=(1.4, 1))
     theta = np.linspace(-np.pi, np.pi, 73)
     z = np.stack([np.cos(theta), np.sin(theta)], axis=1)
@@ -167,7 +177,7 @@ def lobes(title, kind_maps: dict[str, callable]):
     for c, (name, fn) in enumerate(kind_maps.items()):
         out = fn(z)
         ax = axes[0, c]
-        ax.add_patch(plt.Circle((0, 0), 1, fill=False, color="#999999", lw=0.6))
+        ax.add_patch(mpatches.Circle((0, 0), 1, fill=False, color="#999999", lw=0.6))
         for a, b in zip(z, out):
             ax.plot([a[0], b[0]], [a[1], b[1]], color="#d95f02", lw=0.5)
         ax.plot(out[:, 0], out[:, 1], ".", ms=2, color="#1b9e77")
@@ -188,7 +198,7 @@ def lobes(title, kind_maps: dict[str, callable]):
 
 
 def rgb_cube(colors: np.ndarray):
-    fig = plt.figure(figsize=(4.6, 2.3), constrained_layout=True)
+    fig = Figure(figsize=(4.6, 2.3), constrained_layout=True)
     for c, azim in enumerate((45, 225)):
         ax = fig.add_subplot(1, 2, c + 1, projection="3d")
         ax.scatter(colors[:, 0], colors[:, 1], colors[:, 2], c=colors, s=8, depthshade=False, rasterized=True)

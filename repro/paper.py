@@ -408,10 +408,14 @@ def build(names: list[str] | None = None, jobs: int | None = None) -> Path:
     counts = V.write_report(checks, results_dir(), tables_dir())
     _log(f"verify: checked {counts['checked']}, passed {counts['passed']}, failed {counts['failed']}, "
          f"known discrepancies {counts['known_discrepancies']}")
+    from repro import figures as FG
+    from repro import machine
+
     stamps = Stamps(figures_dir() / ".stamps.json")
-    stems = common_figures(stamps)
-    for _name, d in data.items():
-        stems += experiment_figures(d["spec"], d["path"], d["metrics"], d["sweep"], stamps)
+    with FG.style(), machine.pinned():
+        stems = common_figures(stamps)
+        for _name, d in data.items():
+            stems += experiment_figures(d["spec"], d["path"], d["metrics"], d["sweep"], stamps)
     render_tables(data, entries)
     from repro.tables import render
 

@@ -19,3 +19,33 @@ def test_concept_targets():
     rgb = np.array([[1, 0, 0], [0, 1, 1], [.5, .5, .5], [1, .5, 0]], dtype=float)
     np.testing.assert_allclose(concept_target(rgb, "similarity", 2), [1, 0, 0, (2 / 3) ** 2])
     np.testing.assert_allclose(concept_target(rgb, "vibrancy", 1), [1, 1, 0, 1])
+
+
+def test_pinned_settings_are_restored():
+    """Library calls run with the settings results are made with, then give the caller's back."""
+    import torch
+
+    from repro import machine
+
+    before = (torch.get_num_threads(), torch.are_deterministic_algorithms_enabled())
+    torch.set_num_threads(2)
+    torch.use_deterministic_algorithms(False)
+    try:
+        with machine.pinned() as s:
+            assert s.threads == machine.THREADS == torch.get_num_threads()
+            assert torch.are_deterministic_algorithms_enabled()
+        assert torch.get_num_threads() == 2 and not torch.are_deterministic_algorithms_enabled()
+    finally:
+        torch.set_num_threads(before[0])
+        torch.use_deterministic_algorithms(before[1])
+
+
+def test_importing_the_figures_changes_no_global_state():
+    import subprocess
+    import sys
+
+    # (dict.__getitem__: reading rcParams['backend'] the usual way would itself import pyplot)
+    code = ("import sys, matplotlib; get = lambda: {k: dict.__getitem__(matplotlib.rcParams, k) for k in "
+            "matplotlib.rcParams}; before = get(); import repro.figures, repro.paper; "
+            "assert 'matplotlib.pyplot' not in sys.modules; assert get() == before")
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -1,0 +1,139 @@
+"""The cache follows the inputs: evaluation changes re-evaluate a cached model, training changes
+retrain, and nothing stale, damaged or edited is ever reused."""
+
+import json
+
+import pytest
+
+from repro import keys
+from repro import results as R
+from repro.runner import run_one, train_one
+from repro.spec import load_spec
+from repro.sweep import run_sweep
+from tests.conftest import SPECS
+
+pytestmark = pytest.mark.integration
+QUICK = str(SPECS / "quick.toml")
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("REPRO_RESULTS", str(tmp_path))
+    return tmp_path
+
+
+def collect():
+    lines = []
+    return lines, lines.append
+
+
+def test_editing_an_intervention_reuses_the_model(cache, tmp_path):
+    path, first, reused = run_one(load_spec(QUICK))
+    assert not reused
+    # A copy of the spec with one intervention changed and one added: evaluated anew, not retrained.
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    (copy / "quick.csv").write_text((SPECS / "quick.csv").read_text())
+    (copy / "quick.toml").write_text((SPECS / "quick.toml").read_text() + """
+[interventions.repulsion]
+mapper = { kind = "bezier", from_angle = 90.0, to_angle = 80.0 }
+
+[interventions.pruning]
+kind = "pruning"
+dims = [0]
+selectivity_power = 2.0
+selectivity_against = "similarity"
+""")
+    edited = load_spec(str(copy / "quick.toml"))
+    path2, second, reused2 = run_one(edited)
+    assert reused2 and path2.parent == path.parent and path2 != path
+    assert second["model_sha256"] == first["model_sha256"] and "pruning" in second["max_error"]
+    assert second["max_error"]["repulsion"] != first["max_error"]["repulsion"]
+    # Changing the score rescores the same model.
+    _, third, reused3 = run_one(load_spec(QUICK, ["score.power=3.0"]))
+    assert reused3 and third["score"] != first["score"]
+    assert len(list(path.parent.glob("score-*.json"))) == 2
+
+
+def test_changing_a_training_field_retrains(cache):
+    path, first, _ = run_one(load_spec(QUICK))
+    lines, log = collect()
+    path2, second, reused = run_one(load_spec(QUICK, ["labels.red.scale=0.07"]), log=log)
+    assert not reused and path2.parent != path.parent
+    assert any("labels.red.scale" in line and "training anew" in line for line in lines), lines
+
+
+def test_a_stale_result_is_refused_and_says_what_changed(cache, monkeypatch):
+    spec = load_spec(QUICK)
+    path, first, _ = run_one(spec)
+    # The training code changes: the same spec now has another training key; the old model is not reused.
+    real = keys.code_digests
+    monkeypatch.setattr(keys, "code_digests", lambda mods: {
+        k: ("0" * 16 if k == "repro/train.py" else v) for k, v in real(mods).items()})
+    lines, log = collect()
+    path2, _, reused = run_one(spec, log=log)
+    assert not reused and path2.parent != path.parent
+    assert any("code.repro/train.py" in line for line in lines), lines
+    # A directory whose training.json records other inputs than its key says is stale, and is refused.
+    monkeypatch.setattr(keys, "code_digests", real)
+    record = json.loads((path.parent / "training.json").read_text())
+    record["inputs"]["torch"] = "2.6.0"
+    (path.parent / "training.json").write_text(json.dumps(R.sealed(record)))
+    lines, log = collect()
+    _, _, reused = run_one(spec, log=log)
+    assert not reused and any("stale" in line and "torch" in line for line in lines), lines
+
+
+@pytest.mark.parametrize("damage, reason", [
+    (lambda d: (d / "model.pt").write_bytes((d / "model.pt").read_bytes()[:100]), "model.pt does not match"),
+    (lambda d: (d / "training.json").write_text((d / "training.json").read_text()[:50]), "damaged"),
+    (lambda d: (d / "training.json").write_text((d / "training.json").read_text().replace(
+        '"val_recon": ', '"val_recon": 1', 1)), "damaged or was edited"),
+    (lambda d: (d / "losses.npy").unlink(), "losses.npy is missing"),
+])
+def test_damaged_cache_is_redone_with_one_line(cache, damage, reason):
+    spec = load_spec(QUICK)
+    path, first, _ = run_one(spec)
+    damage(path.parent)
+    lines, log = collect()
+    _, again, reused = run_one(spec, log=log)
+    assert not reused and again["model_sha256"] == first["model_sha256"]
+    assert len(lines) == 1 and reason in lines[0], lines
+
+
+def test_an_evaluation_of_another_model_is_not_reused(cache):
+    spec = load_spec(QUICK)
+    path, first, _ = run_one(spec)
+    metrics = json.loads((path / "metrics.json").read_text())
+    metrics["model_sha256"] = "f" * 64
+    (path / "metrics.json").write_text(json.dumps(R.sealed(metrics)))
+    lines, log = collect()
+    _, again, reused = run_one(spec, log=log)
+    assert reused and again["model_sha256"] == first["model_sha256"]  # model reused, evaluation redone
+    assert any("another model" in line for line in lines), lines
+
+
+def test_force_leaves_no_old_record_beside_the_new_model(cache):
+    spec = load_spec(QUICK)
+    path, _, _ = run_one(spec)
+    stale = path.parent / "score-0000000000000000.json"
+    stale.write_text("{}")
+    trained = train_one(spec, force=True)
+    assert not trained.reused
+    assert not list(path.parent.glob("score-*.json")) and not list(path.parent.glob("eval-*"))
+    assert R.read_training(path.parent, keys.training_inputs(spec)).record is not None
+
+
+def test_an_edited_sweep_record_is_not_trusted(cache):
+    spec = load_spec(QUICK)
+    _, first = run_sweep(spec, [0, 1, 2], evaluate_selected=False)
+    loser = next(r for r in first["runs"] if r["seed"] != first["selected_seed"])
+    d = R.experiment_dir(spec) / loser["training_key"]
+    [score_file] = d.glob("score-*.json")
+    record = json.loads(score_file.read_text())
+    record["score"] = 1.0  # an edit that would make this seed the selected one
+    score_file.write_text(json.dumps(record))
+    lines, log = collect()
+    _, again = run_sweep(spec, [0, 1, 2], evaluate_selected=False, log=log)
+    assert again["selected_seed"] == first["selected_seed"]
+    assert any("damaged or was edited" in line for line in lines), lines
