@@ -6,13 +6,20 @@ VENV := .venv
 PY := $(VENV)/bin/python
 REPRO := $(VENV)/bin/repro
 
-.PHONY: test unit paper bench lint clean
+.PHONY: test unit paper bench lint clean lock
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
-	$(VENV)/bin/pip install -q -e '.[test,dask]'
+	$(VENV)/bin/pip install -q -c requirements.lock -e '.[test,dask]'
 	touch $@
+
+# Re-pin every dependency from pyproject.toml's ranges (see the head of requirements.lock).
+lock:
+	rm -rf .venv-lock && $(PYTHON) -m venv .venv-lock
+	.venv-lock/bin/pip install -q --upgrade pip && .venv-lock/bin/pip install -q -e '.[test,dask]'
+	{ sed -n '1,/^# make test/p' requirements.lock; .venv-lock/bin/pip freeze --exclude-editable | grep -v '^-e'; } > requirements.lock.new
+	mv requirements.lock.new requirements.lock && rm -rf .venv-lock
 
 test: $(VENV)/.installed
 	$(PY) -m pytest -q -p no:cacheprovider

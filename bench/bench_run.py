@@ -1,5 +1,5 @@
-"""Speed and memory of one training run and of a whole `repro run` (issue: <= 5 s training,
-<= 8 s for the command including imports, <= 400 MB peak RSS on the 2-core machine).
+"""Speed and memory of one training run and of a whole `repro run` (goals: <= 2.5 s training,
+<= 8 s for the command including imports, <= 450 MB peak RSS on the 2-core machine).
 
 Usage: python bench/bench_run.py [--repeats 3]. Prints a JSON summary and writes it to
 bench/results-run.json with the machine it ran on. Medians of the repeats.
@@ -23,12 +23,12 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def train_once(name: str) -> float:
     code = (
-        "import torch, json; torch.set_num_threads(1)\n"
-        "from repro.spec import load_spec; from repro.experiment import train_spec\n"
-        f"r, _ = train_spec(load_spec({name!r})); print(json.dumps(r.train_s))"
+        "import json, tempfile, os; os.environ['REPRO_RESULTS'] = tempfile.mkdtemp()\n"
+        "from repro.spec import load_spec; from repro.runner import train_one\n"
+        f"t = train_one(load_spec({name!r})); print(json.dumps(t.record['train_s']))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
-    return float(out.stdout.strip())
+    return float(out.stdout.strip().splitlines()[-1])
 
 
 def command_once(name: str) -> tuple[float, float]:
@@ -49,7 +49,7 @@ def main() -> None:
     ap.add_argument("--experiment", default="ex-2.4.1")
     args = ap.parse_args()
     sys.path.insert(0, str(ROOT))
-    from repro.results import environment
+    from repro.machine import environment
 
     train = [train_once(args.experiment) for _ in range(args.repeats)]
     runs = [command_once(args.experiment) for _ in range(args.repeats)]
@@ -58,7 +58,7 @@ def main() -> None:
         "train_s_median": statistics.median(train), "train_s": train,
         "repro_run_s_median": statistics.median(w for w, _ in runs), "repro_run_s": [w for w, _ in runs],
         "peak_rss_mb": max(r for _, r in runs),
-        "machine": {**environment(), "cores": os.cpu_count()},
+        "machine": {**environment(ROOT), "cores": os.cpu_count()},
     }
     print(json.dumps(summary, indent=2))
     (ROOT / "bench" / "results-run.json").write_text(json.dumps(summary, indent=2) + "\n")

@@ -1,4 +1,4 @@
-"""Wall time and peak memory of whole sweeps from an empty cache (issue: ex-2.4.1 <= 60 s,
+"""Wall time and peak memory of whole sweeps from an empty cache (goals: ex-2.4.1 <= 45 s,
 all five <= 8 min on the 2-core machine). Usage: python bench/bench_sweep.py [EXP ...]
 Writes bench/results-sweep.json with the machine it ran on."""
 
@@ -19,7 +19,7 @@ ALL = ["ex-2.4.1", "ex-2.5.1", "ex-2.7.1", "ex-2.9.1", "ex-2.10.1"]
 
 def main() -> None:
     sys.path.insert(0, str(ROOT))
-    from repro.results import environment
+    from repro.machine import environment
 
     names = sys.argv[1:] or ALL
     rows = {}
@@ -33,7 +33,7 @@ def main() -> None:
             print(name, rows[name], flush=True)
     summary = {"sweep_wall_s": rows, "total_s": round(sum(rows.values()), 1),
                "peak_rss_mb_any_process": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
-               "machine": {**environment(), "cores": os.cpu_count()}}
+               "machine": {**environment(ROOT), "cores": os.cpu_count()}}
     print(json.dumps(summary, indent=2))
     (ROOT / "bench" / "results-sweep.json").write_text(json.dumps(summary, indent=2) + "\n")
 
