@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import sys
-from pathlib import Path
 
 import click
 
@@ -139,35 +137,74 @@ def paper(jobs):
 
 @main.command()
 @click.argument("experiments", nargs=-1)
-@click.option("--quick", is_flag=True, help="Only the selected seeds' single runs (skip sweep statistics).")
-@click.option("--all", "show_all", is_flag=True, help="List every entry, not only failures and discrepancies.")
-def verify(experiments, quick, show_all):
-    """Check every published number in registry/ against what the code computes.
+@click.option("--quick", is_flag=True, help="Only the selected seeds' runs: no sweep statistics, no claims.")
+@click.option("--all", "show_all", is_flag=True, help="List every entry, not only those that do not pass.")
+@click.option("--jobs", "-j", type=click.IntRange(min=1), default=None, help="Parallel workers for sweeps.")
+def verify(experiments, quick, show_all, jobs):
+    """Check every published number and claim in registry/ against what the code computes.
 
-    Runs (or reuses) what it needs, prints published vs reproduced, writes
-    results/verification.json and tables/verification.tex, and exits 1 if anything fails.
+    \b
+    Statuses: pass (equal at the printed precision), within noise (inside the band that
+    float noise alone moves it by, measured by `repro sensitivity`), differs (outside both,
+    in a float-chaotic experiment), FAIL (outside both otherwise), discrepancy (the paper
+    disagrees with its own code). Runs (or reuses) what it needs; writes
+    results/verification.json (a subset or --quick: verification-partial.json); exits 1 on
+    any FAIL or on a claim that does not behave as registered.
     """
     from repro import verify as V
     from repro.results import results_dir
-    from repro.spec import ROOT
 
-    entries = V.load_registry()
-    unknown = sorted(set(experiments) - {e.experiment for e in entries})
+    registry = V.load_registry()
+    known = {e.experiment for e in registry.entries} | {x for c in registry.claims for x in c.experiments}
+    unknown = sorted(set(experiments) - known)
     if unknown:
-        raise ReproError(f"no registry entries for {', '.join(unknown)}; "
-                         f"registered: {', '.join(sorted({e.experiment for e in entries}))}")
-    checks = V.verify(entries, V.default_source(lambda label: ProgressLine(label)), quick=quick,
-                      experiments=list(experiments) or None)
-    tables = Path(os.environ.get("REPRO_TABLES", ROOT / "tables"))
-    counts = V.write_report(checks, results_dir(), tables)
-    click.echo(V.format_table(checks, only_problems=not show_all))
-    click.echo(f"\nchecked {counts['checked']}, passed {counts['passed']}, failed {counts['failed']}, "
-               f"known discrepancies {counts['known_discrepancies']}")
-    click.echo(f"wrote {results_dir() / 'verification.json'} and {tables / 'verification.tex'}")
-    if counts["failed"]:
-        failed = [c.id for c in checks if c.status == "FAIL"]
+        raise ReproError(f"no registry entries for {', '.join(unknown)}; registered: {', '.join(sorted(known))}")
+    report = V.verify(registry, V.Data(log=_log, jobs=jobs), list(experiments) or None, quick=quick)
+    path = V.write_report(report, results_dir())
+    entries = report["entries"]
+    click.echo(V.format_table(entries, only_problems=not show_all))
+    if report["claims"]:
+        click.echo("\nClaims (selected seed; how many of the sweep's seeds and of its Pareto front hold):")
+        click.echo(V.format_claims(report["claims"]))
+    counts = ", ".join(f"{n} {s}" for s, n in report["counts"].items())
+    click.echo(f"\nchecked {report['checked']} numbers: {counts}; {len(report['claims'])} claims")
+    click.echo(f"wrote {path}")
+    if report["failed"]:
+        failed = report["failed"]
         click.secho(f"FAILED: {', '.join(failed[:20])}{' ...' if len(failed) > 20 else ''}", fg="red", err=True)
         sys.exit(1)
+
+
+@main.command()
+@click.argument("experiments", nargs=-1)
+@click.option("--sweeps/--no-sweeps", default=True, show_default=True,
+              help="Also retrain whole sweeps (for the experiments whose sweeps are measured).")
+@click.option("--jobs", "-j", type=click.IntRange(min=1), default=2, show_default=True)
+def sensitivity(experiments, sweeps, jobs):
+    """Measure how far float noise alone moves each result: retrain EXPERIMENTS' selected seeds
+    (and, for the 5-D experiments, their sweeps) under a fixed list of kernel variants.
+
+    \b
+    Each variant sets environment variables that make MKL, oneDNN or ATen choose other kernels
+    (ONEDNN_MAX_CPU_ISA, MKL_CBWR, ATEN_CPU_CAPABILITY), in a fresh process. The results are
+    cached; `repro verify` takes each published number's noise band from them.
+    """
+    from repro import sensitivity as S
+    from repro.spec import available
+
+    names = list(experiments) or [n for n in available() if n != "ex-2.9.1-width10"]
+    for name in names:
+        data = S.run_sensitivity(name, sweep=False, jobs=jobs, log=_log)
+        click.echo(f"{name}: {data['distinct_models']} distinct models from {len(data['variants'])} kernel choices "
+                   f"({data['wall_s']:.0f}s)")
+        for v in data["variants"]:
+            env = " ".join(f"{k}={val}" for k, val in v["env"].items()) or "(default kernels)"
+            click.echo(f"  {v['name']:<28} {v['run']['model_sha256'][:16]}  {env}")
+        if sweeps and name in S.SWEEP_EXPERIMENTS:
+            sw = S.run_sensitivity(name, sweep=True, jobs=jobs, log=_log)
+            sel = [v["sweep"]["selected_seed"] for v in sw["variants"]]
+            front = [v["sweep"]["pareto_count"] for v in sw["variants"]]
+            click.echo(f"  sweeps: selected seeds {sel}, Pareto fronts {front} ({sw['wall_s']:.0f}s)")
 
 
 if __name__ == "__main__":

@@ -136,11 +136,13 @@ def evaluate(spec, model: SphericalAutoencoder) -> dict:
     max_error, selectivity = {}, {}
     baseline_named = None
     for name, (m, z_map) in sets.items():
-        mse_named = infer(m, named_rgb, z_map).mse.astype(np.float64)
+        inferred = infer(m, named_rgb, z_map)
+        mse_named = inferred.mse.astype(np.float64)
         if name == "baseline":
             baseline_named = mse_named
-            for c, v in zip(named, mse_named):
+            for c, v, z in zip(named, mse_named, inferred.latents):
                 per_color[c.name]["baseline"] = float(v)
+                per_color[c.name]["latent"] = [float(x) for x in z]  # where the colour sits on the sphere
         else:
             for c, v, b in zip(named, mse_named, baseline_named):
                 per_color[c.name][name] = {"mse": float(v), "delta": float(np.float32(v) - np.float32(b))}

@@ -131,33 +131,28 @@ def score_one(spec: Spec, trained: Trained, log: Log | None = None) -> float:
     return value
 
 
-def run_one(spec: Spec, force: bool = False, progress: Progress | None = None,
-            log: Log | None = None) -> tuple[Path, dict, bool]:
-    """Train (or reuse), score and evaluate one seed: (evaluation directory, metrics, whether
-    the trained model was reused)."""
-    trained = train_one(spec, force, progress, log)
+def evaluation_dir(spec: Spec, trained: Trained) -> tuple[Path, dict]:
     inputs = keys.evaluation_inputs(spec, trained.record["training_key"])
-    key = keys.digest(inputs)
-    path = trained.path / f"eval-{key}"
-    got = R.read_derived(path / R.METRICS, inputs, trained.record["model_sha256"])
-    if got.record is not None:
-        return path, got.record, trained.reused
-    if log and got.reason:
-        log(f"{spec.name} seed {spec.seed}: {got.reason}; evaluating again")
-    from repro.evaluate import evaluate
+    return trained.path / f"eval-{keys.digest(inputs)}", inputs
 
-    t0 = time.perf_counter()
-    score = score_one(spec, trained, log)
-    with machine.pinned():
-        evaluation = evaluate(spec, trained.model)
-        env = machine.environment(ROOT)
+
+def cached_evaluation(spec: Spec, trained: Trained, log: Log | None = None) -> tuple[Path, dict | None]:
+    path, inputs = evaluation_dir(spec, trained)
+    got = R.read_derived(path / R.METRICS, inputs, trained.record["model_sha256"])
+    if got.record is None and log and got.reason:
+        log(f"{spec.name} seed {spec.seed}: {got.reason}; evaluating again")
+    return path, got.record
+
+
+def store_evaluation(spec: Spec, trained: Trained, evaluation: dict, score: float, eval_s: float) -> dict:
+    path, inputs = evaluation_dir(spec, trained)
     rec = trained.record
     metrics = {
         "experiment": spec.name,
         "seed": spec.seed,
         "steps": rec["steps"],
         "training_key": rec["training_key"],
-        "evaluation_key": key,
+        "evaluation_key": keys.digest(inputs),
         "inputs": inputs,
         "label_counts": rec["label_counts"],
         "val_losses": rec["val_losses"],
@@ -165,12 +160,30 @@ def run_one(spec: Spec, force: bool = False, progress: Progress | None = None,
         "final_loss": rec["final_loss"],
         "score": score,
         **evaluation,
-        "timings": {"train_s": rec["train_s"], "eval_s": time.perf_counter() - t0},
+        "timings": {"train_s": rec["train_s"], "eval_s": eval_s},
         "init_sha256": rec["init_sha256"],
         "model_sha256": rec["model_sha256"],
     }
-    metrics = R.write_evaluation(path, spec, metrics, env)
-    return path, metrics, trained.reused
+    with machine.pinned():
+        env = machine.environment(ROOT)
+    return R.write_evaluation(path, spec, metrics, env)
+
+
+def run_one(spec: Spec, force: bool = False, progress: Progress | None = None,
+            log: Log | None = None) -> tuple[Path, dict, bool]:
+    """Train (or reuse), score and evaluate one seed: (evaluation directory, metrics, whether
+    the trained model was reused)."""
+    trained = train_one(spec, force, progress, log)
+    path, metrics = cached_evaluation(spec, trained, log)
+    if metrics is not None:
+        return path, metrics, trained.reused
+    from repro.evaluate import evaluate
+
+    t0 = time.perf_counter()
+    score = score_one(spec, trained, log)
+    with machine.pinned():
+        evaluation = evaluate(spec, trained.model)
+    return path, store_evaluation(spec, trained, evaluation, score, time.perf_counter() - t0), trained.reused
 
 
 def losses(trained: Trained) -> np.ndarray:

@@ -254,3 +254,55 @@ def _model_from(spec: Spec, state: bytes):
         model = SphericalAutoencoder(m.latent_dim, m.hidden_width, m.hidden_layers)
     model.load_state_dict(torch.load(io.BytesIO(state), weights_only=True), assign=True)
     return model.eval()
+
+
+def evaluate_chunk(spec: Spec, items: list[tuple[int, bytes]]) -> list[dict]:
+    """Worker: score and fully evaluate trained models (seed, state_dict bytes); touches no files."""
+    from repro.evaluate import evaluate, score
+
+    out = []
+    with machine.pinned():
+        for seed, state in items:
+            t0 = time.perf_counter()
+            seed_spec = spec.with_seed(seed)
+            model = _model_from(seed_spec, state)
+            out.append({"seed": seed, "score": score(seed_spec, model), "evaluation": evaluate(seed_spec, model),
+                        "eval_s": time.perf_counter() - t0})
+    return out
+
+
+def evaluate_all(spec: Spec, seeds: list[int], executor=None, log=None) -> dict[int, dict]:
+    """Every seed's full evaluation (metrics.json), computed in parallel where missing. The
+    seeds must be trained (run_sweep first)."""
+    from repro.executors import make_executor
+    from repro.runner import cached_evaluation, cached_training, store_evaluation
+
+    out: dict[int, dict] = {}
+    todo = {}
+    for s in seeds:
+        sp = spec.with_seed(s)
+        trained = cached_training(sp, log)
+        if trained is None:
+            raise ReproError(f"{spec.name} seed {s} is not trained; run the sweep first")
+        _, metrics = cached_evaluation(sp, trained, log)
+        if metrics is not None:
+            out[s] = metrics
+        else:
+            todo[s] = trained
+    if not todo:
+        return out
+    own = executor is None
+    ex = executor or make_executor("inline")
+    try:
+        jobs = getattr(ex, "jobs", 1)
+        order = list(todo)
+        futures = [ex.submit(evaluate_chunk, spec, [(s, R.state_bytes(todo[s].model)) for s in chunk])
+                   for chunk in chunks(order, jobs, size=10)]
+        for fut in futures:
+            for item in fut.result():
+                s = item["seed"]
+                out[s] = store_evaluation(spec.with_seed(s), todo[s], item["evaluation"], item["score"], item["eval_s"])
+    finally:
+        if own:
+            ex.shutdown()
+    return out

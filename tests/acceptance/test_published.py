@@ -1,6 +1,9 @@
 """Acceptance: the published numbers in registry/ against full training runs of the selected
-seeds (about 5 s each). The numbers themselves live only in the registry."""
+seeds, judged with their measured float-noise bands (repro verify --quick: the run-level
+entries; the sweep statistics and claims are checked by the report's build, tests/paper).
+The numbers themselves live only in the registry."""
 
+import json
 import os
 import subprocess
 import sys
@@ -15,6 +18,7 @@ from tests.conftest import ROOT
 
 pytestmark = pytest.mark.acceptance
 
+
 @pytest.fixture(scope="module")
 def results(tmp_path_factory):
     path = os.environ.get("REPRO_TEST_RESULTS") or str(tmp_path_factory.mktemp("results"))
@@ -27,15 +31,17 @@ def results(tmp_path_factory):
         os.environ["REPRO_RESULTS"] = old
 
 
-EXPERIMENTS = sorted({e.experiment for e in V.load_registry()})
+EXPERIMENTS = sorted({e.experiment for e in V.load_registry().entries})
 
 
 @pytest.mark.parametrize("experiment", EXPERIMENTS)
 def test_registry_numbers_reproduce(results, experiment):
-    checks = V.verify(V.load_registry(), V.default_source(), quick=True, experiments=[experiment])
-    assert checks, f"no registry entries for {experiment}"
-    failed = [c for c in checks if c.status not in ("pass", "known discrepancy")]
-    assert not failed, V.format_table(failed)
+    report = V.verify(V.load_registry(), V.Data(), [experiment], quick=True)
+    assert report["checked"], f"no registry entries for {experiment}"
+    assert not report["failed"], V.format_table([c for c in report["entries"] if c["status"] == "FAIL"])
+    # Every run-level entry of this experiment was judged with a measured band.
+    assert all(c["spread"] is not None for c in report["entries"] if c["path"].startswith("run:")
+               and c["status"] != "discrepancy")
 
 
 def test_same_seed_same_model(results):
@@ -47,18 +53,38 @@ def test_same_seed_same_model(results):
     assert not reused and again["model_sha256"] == first["model_sha256"]
 
 
-def test_a_wrong_registry_value_fails_by_name(results, tmp_path):
+def _verify_with(registry_text: dict, results, tmp_path, *args):
     reg = tmp_path / "registry"
     reg.mkdir()
+    for f in (ROOT / "registry").glob("*.toml"):
+        (reg / f.name).write_text(registry_text.get(f.name, f.read_text()))
+    env = {**os.environ, "REPRO_REGISTRY": str(reg), "REPRO_RESULTS": results}
+    return subprocess.run([sys.executable, "-m", "repro.cli", "verify", *args], capture_output=True, text=True,
+                          cwd=ROOT, env=env)
+
+
+def test_a_wrong_registry_value_fails_by_name(results, tmp_path):
     text = (ROOT / "registry" / "numbers.toml").read_text()
     wrong = text.replace("value = 0.1882771998643875", "value = 0.1892771998643875")
     assert wrong != text
-    (reg / "numbers.toml").write_text(wrong)
-    env = {**os.environ, "REPRO_REGISTRY": str(reg), "REPRO_RESULTS": results, "REPRO_TABLES": str(tmp_path)}
-    out = subprocess.run([sys.executable, "-m", "repro.cli", "verify", "ex-2.4.1-notebook", "--quick"],
-                         capture_output=True, text=True, cwd=ROOT, env=env)
-    assert out.returncode == 1
+    out = _verify_with({"numbers.toml": wrong}, results, tmp_path, "ex-2.4.1-notebook", "--quick")
+    assert out.returncode == 1, out.stderr[-2000:]
     assert "nb.max_error.suppression" in out.stderr and "FAIL" in out.stdout
+    # A partial verification goes to its own file and never replaces the full one.
+    partial = json.loads(open(os.path.join(results, "verification-partial.json")).read())
+    assert not partial["complete"] and partial["scope"] == {"experiments": ["ex-2.4.1-notebook"], "quick": True}
+    full = os.path.join(results, "verification.json")
+    assert not os.path.exists(full) or json.loads(open(full).read())["complete"]
+
+
+def test_an_impossible_claim_fails_by_name(results, tmp_path):
+    text = (ROOT / "registry" / "claims.toml").read_text()
+    wrong = text.replace('predicate = "{selectivity.suppression.r2} >= 0.985"', 'predicate = "{selectivity.suppression.r2} >= 1.5"')
+    assert wrong != text
+    reg = {"claims.toml": wrong, "numbers.toml": "", "tables.toml": ""}
+    out = _verify_with(reg, results, tmp_path, "ex-2.4.1")
+    assert out.returncode == 1, out.stderr[-2000:]
+    assert "claim anchored.suppression.tracks_similarity (ex-2.4.1)" in out.stderr
 
 
 def test_metrics_contract_of_the_paper_run(results):

@@ -1,0 +1,62 @@
+"""The verdicts of `repro verify` and the registry's expression language, on hand-made inputs."""
+
+import math
+
+import pytest
+
+from repro import judge as J
+from repro.expr import ExpressionError, check_syntax, evaluate, lookup
+
+
+@pytest.mark.parametrize("published, decimals, reproduced, spread, chaotic, status", [
+    (0.284, 3, 0.2842, None, False, J.PASS),  # rounds to the printed 0.284
+    (0.284, 3, 0.2848, None, False, J.FAIL),  # prints as 0.285, nothing measured
+    (0.284, 3, 0.2849, 0.00014, False, J.NOISE),  # 9e-4 apart <= 3 x 1.4e-4 + half a printed unit
+    (0.284, 3, 0.2849, 0.00013, False, J.FAIL),  # 9e-4 > 3 x 1.3e-4 + 5e-4
+    (0.284, 3, 0.2849, 0.00013, True, J.DIFFERS),  # a float-chaotic experiment: shown, not a failure
+    (0.283565402, 9, 0.283565402 + 2e-7, None, False, J.PASS),  # printed in full (9 digits): within 1e-5
+    (0.283565402, 9, 0.283565402 * (1 + 2e-5), None, False, J.FAIL),
+    (6.142e-06, 9, 7.294e-06, None, False, J.FAIL),  # tiny values are compared relatively: 19% off
+    (6.142e-06, 9, 6.1424e-06, None, False, J.PASS),  # within half a unit of the 9th decimal
+    (83.0, 0, 83.6167, 0.0, False, J.FAIL),  # a deterministic count has no noise to hide in
+    (96064.0, 0, 96064.0, 0.0, False, J.PASS),
+    (0.0, 9, 1e-12, None, False, J.PASS),
+    (0.5, 2, None, None, False, J.FAIL),
+    (0.5, 2, math.nan, None, False, J.FAIL),
+])
+def test_verdicts(published, decimals, reproduced, spread, chaotic, status):
+    assert J.judge(published, decimals, reproduced, spread, chaotic).status == status
+
+
+def test_the_band_is_three_ranges_of_the_draws_and_is_reported():
+    v = J.judge(0.5, 4, 0.5007, 0.0004, False)
+    assert v.status == J.NOISE and v.band == pytest.approx(0.0012) and "±0.0012" in v.reason
+    assert J.judge(0.5, 4, 0.5007, 0.00022, False).status == J.NOISE  # 7e-4 <= 6.6e-4 + 5e-5
+    assert J.judge(0.5, 4, 0.5007, 0.00021, False).status == J.FAIL  # 7e-4 > 6.3e-4 + 5e-5
+
+
+def test_full_precision_means_seven_significant_digits():
+    assert J.significant_digits(0.283565402, 9) == 9 and J.significant_digits(0.000000988, 9) == 3
+    assert J.printed_tolerance(0.283565402, 9) == pytest.approx(2.83565402e-6)
+    assert J.printed_tolerance(0.000000988, 9) == 5e-10
+
+
+def test_chaos_is_a_printed_digit_moved_by_noise():
+    assert not J.chaotic([(0.9910, 4, 1e-7), (0.284, 9, 3e-7)])
+    assert J.chaotic([(0.9848, 4, 2e-3)])
+    assert not J.chaotic([(0.9848, 4, None)])
+
+
+def test_lookup_and_expressions():
+    data = {"per_color": [{"name": "red", "latent": [0.9, 0.1], "ablation": {"delta": 0.34}}],
+            "runs": [{"seed": 40, "score": 0.98}], "label_counts": {"red": 73, "total": 96064}}
+    assert lookup(data, "per_color[red].latent.1") == 0.1
+    assert lookup(data, "runs[seed=40].score") == 0.98
+    assert evaluate("100 * {label_counts.red} / {label_counts.total}", data) == pytest.approx(100 * 73 / 96064)
+    assert evaluate("abs({per_color[red].ablation.delta} - 0.3333333333333333) <= 0.0102", data) is True
+    assert evaluate("max(abs({per_color[red].latent.0}), 0.5) >= 0.9 and not {runs[seed=40].score} < 0.9", data)
+    with pytest.raises(KeyError):
+        lookup(data, "runs[seed=41].score")
+    for bad in ("__import__('os')", "{a}.__class__", "open({a})", "{a} if {b} else 1", "'x' == {a}"):
+        with pytest.raises(ExpressionError):
+            check_syntax(bad)
