@@ -28,6 +28,14 @@ def _log(message: str) -> None:
     click.echo(message, err=True)
 
 
+def _writable_results() -> None:
+    """Say so before any training if results cannot be written."""
+    from repro.files import ensure_writable
+    from repro.results import results_dir
+
+    ensure_writable(results_dir())
+
+
 @click.group(cls=ReproGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="repro")
 def main():
@@ -85,6 +93,7 @@ def run(experiment, seed, overrides, force, quiet):
     from repro.spec import load_spec
 
     spec = load_spec(experiment, list(overrides), seed=seed)
+    _writable_results()
     progress = ProgressLine(f"{spec.name} seed {spec.seed}", enabled=not quiet)
     path, metrics, reused = run_one(spec, force=force, progress=progress, log=_log)
     if reused:
@@ -114,6 +123,7 @@ def sweep(experiment, seeds, jobs, executor, scheduler, overrides):
 
     spec = load_spec(experiment, list(overrides))
     seed_list = parse_seeds(seeds or spec.sweep.seeds)
+    _writable_results()
     ex = make_executor(executor, jobs, scheduler, log=_log)
     try:
         path, summary = run_sweep(spec, seed_list, ex, progress=_log, log=_log)
@@ -159,6 +169,7 @@ def verify(experiments, quick, show_all, jobs):
     unknown = sorted(set(experiments) - known)
     if unknown:
         raise ReproError(f"no registry entries for {', '.join(unknown)}; registered: {', '.join(sorted(known))}")
+    _writable_results()
     report = V.verify(registry, V.Data(log=_log, jobs=jobs), list(experiments) or None, quick=quick)
     path = V.write_report(report, results_dir())
     entries = report["entries"]
@@ -190,9 +201,12 @@ def sensitivity(experiments, sweeps, jobs):
     cached; `repro verify` takes each published number's noise band from them.
     """
     from repro import sensitivity as S
-    from repro.spec import available
+    from repro.spec import available, load_spec
 
     names = list(experiments) or [n for n in available() if n != "ex-2.9.1-width10"]
+    for name in names:
+        load_spec(name)  # a bad name or spec fails here, before anything is trained
+    _writable_results()
     for name in names:
         data = S.run_sensitivity(name, sweep=False, jobs=jobs, log=_log)
         click.echo(f"{name}: {data['distinct_models']} distinct models from {len(data['variants'])} kernel choices "

@@ -193,6 +193,12 @@ def parse_dopesheet(text: str, source: str = "<dopesheet>") -> Dopesheet:
     for i, r in enumerate(body):
         if len(r) != len(header):
             raise SpecError(f"{source}, line {i + 2}: {len(r)} cells, expected {len(header)}")
+    seen = set()
+    for h in header:
+        name = h.split(":")[0]
+        if name in seen:
+            raise SpecError(f"{source}, line 1: column {name!r} appears twice; each property gets one column")
+        seen.add(name)
     col = {h: j for j, h in enumerate(header)}
     steps = resolve_steps([r[col["STEP"]] for r in body], source)
     for i in range(1, len(steps)):
@@ -236,11 +242,9 @@ def parse_dopesheet(text: str, source: str = "<dopesheet>") -> Dopesheet:
 
 
 def load_dopesheet(path: Path) -> Dopesheet:
-    try:
-        text = Path(path).read_text()
-    except OSError as e:
-        raise SpecError(f"{path}: cannot read dopesheet ({e.strerror})") from None
-    return parse_dopesheet(text, str(path))
+    from repro.files import read_text
+
+    return parse_dopesheet(read_text(Path(path), "dopesheet"), str(path))
 
 
 def to_markdown(sheet: Dopesheet) -> str:

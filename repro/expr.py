@@ -44,13 +44,18 @@ def lookup(data, dotted: str):
     return node
 
 
+_PATH = re.compile(r"[A-Za-z0-9_./\[\]=\- ]+")
+
+
 def check_syntax(expr: str) -> None:
     """Raise ExpressionError unless `expr` is a valid expression (without reading any data)."""
-    if "{" not in expr and "}" not in expr:
-        if not re.fullmatch(r"[A-Za-z0-9_./\[\]=\- ]+", expr):
-            raise ExpressionError(f"{expr!r} is not a field path")
-        return
-    _validate(ast.parse(_FIELD.sub("_v0", expr), mode="eval").body, expr)
+    if "{" not in expr and _PATH.fullmatch(expr):
+        return  # a plain field path
+    try:
+        tree = ast.parse(_FIELD.sub("_v0", expr), mode="eval")
+    except SyntaxError as e:
+        raise ExpressionError(f"{expr!r}: {e.msg}") from None
+    _validate(tree.body, expr)
 
 
 def _validate(n, expr: str) -> None:
@@ -69,7 +74,7 @@ def _validate(n, expr: str) -> None:
 
 def evaluate(expr: str, data):
     """The value of `expr` over `data` (a number, or a bool for a comparison)."""
-    if "{" not in expr:
+    if "{" not in expr and _PATH.fullmatch(expr):
         return float(lookup(data, expr.strip()))
     values: list[float] = []
 

@@ -29,7 +29,7 @@ UNIT_TOLERANCE = 1e-6  # |norm - 1| allowed for a direction written with a few d
 class Strict(BaseModel):
     """No type coercion ("64" is not an integer), no unknown fields, immutable."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
     def problems(self, spec: Any) -> Problems:
         """Checks that need the whole spec (latent width, defined labels); none by default."""

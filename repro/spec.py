@@ -18,7 +18,6 @@ import json
 import math
 import os
 import re
-import stat
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
@@ -28,6 +27,7 @@ from pydantic import Field, PrivateAttr, ValidationError
 from repro import interventions, regularizers, surgery
 from repro.dopesheet import Dopesheet, load_dopesheet
 from repro.errors import SpecError
+from repro.files import read_text
 from repro.schema import NAME, NAME_RULE, Problems, Strict, finite, first_problem
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -247,38 +247,22 @@ def parse_seeds(text: str) -> list[int]:
 def available() -> list[str]:
     """Experiment names; files starting with '_' (the shared base) are not experiments."""
     d = experiments_dir()
-    return sorted(p.stem for p in d.glob("*.toml") if not p.name.startswith("_")) if d.is_dir() else []
+    if not d.is_dir():
+        raise SpecError(f"the experiments folder {d} does not exist (set REPRO_EXPERIMENTS to the folder of specs)")
+    return sorted(p.stem for p in d.glob("*.toml") if not p.name.startswith("_"))
 
 
 def _locate(name_or_path: str) -> Path:
     p = Path(name_or_path)
     if p.suffix == ".toml" and p.exists():
         return p
-    if not experiments_dir().is_dir():
-        raise SpecError(f"unknown experiment {name_or_path!r}: the experiments folder {experiments_dir()} does not exist")
     candidate = experiments_dir() / f"{name_or_path}.toml"
     if NAME.fullmatch(name_or_path.replace(".", "-")) and candidate.exists():
         return candidate
-    names = available()
+    names = available()  # says so if the folder is missing
     close = difflib.get_close_matches(name_or_path, names, n=3)
     hint = f" Did you mean {', '.join(close)}?" if close else ""
     raise SpecError(f"unknown experiment {name_or_path!r}.{hint} Available: {', '.join(names) or '(none)'}")
-
-
-def read_text(path: Path, what: str) -> str:
-    """A regular file's UTF-8 text, or a one-line error naming it."""
-    try:
-        mode = path.stat().st_mode
-    except OSError as e:
-        raise SpecError(f"{path}: cannot read {what} ({e.strerror})") from None
-    if not stat.S_ISREG(mode):
-        raise SpecError(f"{path}: {what} must be a regular file")
-    try:
-        return path.read_bytes().decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise SpecError(f"{path}: {what} is not UTF-8 text (byte {e.start})") from None
-    except OSError as e:
-        raise SpecError(f"{path}: cannot read {what} ({e.strerror})") from None
 
 
 def _read_toml(path: Path) -> dict:
