@@ -20,7 +20,8 @@ class ReproGroup(click.Group):
             click.secho(f"error: {e}", fg="red", err=True)
             sys.exit(2)
         except KeyboardInterrupt:
-            click.secho("interrupted; no partial result was written", fg="yellow", err=True)
+            click.secho("interrupted: what finished is cached (run the same command to resume); nothing "
+                        "half-written was kept", fg="yellow", err=True)
             sys.exit(130)
 
 
@@ -117,18 +118,15 @@ def sweep(experiment, seeds, jobs, executor, scheduler, overrides):
     Each seed is cached like `repro run --seed N`; re-running an interrupted sweep resumes it.
     Writes results/EXPERIMENT/sweep-HASH/summary.json and runs.csv.
     """
-    from repro.executors import make_executor
+    from repro.executors import running
     from repro.spec import load_spec, parse_seeds
     from repro.sweep import run_sweep
 
     spec = load_spec(experiment, list(overrides))
     seed_list = parse_seeds(seeds or spec.sweep.seeds)
     _writable_results()
-    ex = make_executor(executor, jobs, scheduler, log=_log)
-    try:
+    with running(executor, jobs, scheduler, log=_log) as ex:
         path, summary = run_sweep(spec, seed_list, ex, progress=_log, log=_log)
-    finally:
-        ex.shutdown()
     from repro.report import format_sweep
 
     click.echo(format_sweep(summary))

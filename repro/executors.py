@@ -4,13 +4,25 @@ inline  runs each task when submitted, in this process (debugging, tiny sweeps)
 local   a pool of worker processes on this machine, one intra-op thread each
 dask    a Dask distributed cluster: a LocalCluster, or `--scheduler tcp://host:8786` for a
         cluster you started (dask-jobqueue on SLURM/PBS, Kubernetes, ...)
+
+`running(...)` is how callers use one: on success it shuts down cleanly; on Ctrl-C or any
+error it stops the workers at once (a sweep caches each chunk as it finishes, so nothing is
+lost but the chunks in flight). Local workers ignore Ctrl-C (the driver stops them) and exit by
+themselves when their driver dies, even by SIGKILL.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import multiprocessing
 import os
+import signal
+import threading
+import time
+from collections.abc import Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from multiprocessing.managers import SyncManager
 
 from repro.errors import ReproError
 
@@ -30,20 +42,40 @@ class InlineExecutor(Executor):
             fut.set_exception(e)
         return fut
 
+    def terminate(self) -> None:
+        pass
+
+
+def _orphan_watchdog(parent: int) -> None:
+    """Exit this process as soon as its parent is gone (re-parented), whatever killed it."""
+    def watch():
+        while True:
+            if os.getppid() != parent:
+                os._exit(1)
+            time.sleep(0.25)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
+def _worker_init(parent: int) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the driver's to handle
+    _orphan_watchdog(parent)
+
 
 class LocalExecutor(ProcessPoolExecutor):
     """Worker processes on this machine (spawned: forking a process whose torch thread pools
     have started can hang), and a queue the workers report their progress on."""
 
     def __init__(self, jobs: int):
-        ctx = multiprocessing.get_context("spawn")
-        super().__init__(max_workers=jobs, mp_context=ctx)
+        self._ctx = multiprocessing.get_context("spawn")
+        super().__init__(max_workers=jobs, mp_context=self._ctx, initializer=_worker_init, initargs=(os.getpid(),))
         self.jobs = jobs
-        self._manager = None
+        self._manager: SyncManager | None = None
 
     def progress_queue(self):
         if self._manager is None:
-            self._manager = multiprocessing.get_context("spawn").Manager()
+            self._manager = SyncManager(ctx=self._ctx)
+            self._manager.start(_worker_init, (os.getpid(),))
         return self._manager.Queue()
 
     def shutdown(self, wait=True, *, cancel_futures=False):
@@ -51,6 +83,13 @@ class LocalExecutor(ProcessPoolExecutor):
         if self._manager is not None:
             self._manager.shutdown()
             self._manager = None
+
+    def terminate(self) -> None:
+        """Stop now: kill the workers (and the progress queue's server), drop queued tasks."""
+        for p in list((self._processes or {}).values()):
+            with contextlib.suppress(OSError):
+                p.kill()
+        self.shutdown(wait=False, cancel_futures=True)
 
 
 def progress_queue(executor):
@@ -87,11 +126,24 @@ def make_executor(name: str, jobs: int | None = None, scheduler: str | None = No
             except OSError as e:
                 raise ReproError(f"cannot reach the Dask scheduler at {scheduler}: {e}") from None
         else:
-            cluster = LocalCluster(n_workers=min(jobs or cores(), cores()), threads_per_worker=1,
-                                   processes=True, dashboard_address=None)
+            # Quiet workers (their connection errors while stopping are not the user's business),
+            # and workers that close themselves if the scheduler in this process disappears.
+            cluster = LocalCluster(n_workers=min(jobs or cores(), cores()), threads_per_worker=1, processes=True,
+                                   dashboard_address=None, silence_logs=logging.CRITICAL, death_timeout=10)
             client = Client(cluster)
         return _DaskExecutor(client, jobs or len(client.scheduler_info().get("workers", {})) or 1)
     raise ReproError(f"unknown executor {name!r}; use one of {', '.join(EXECUTORS)}")
+
+
+@contextlib.contextmanager
+def running(name: str, jobs: int | None = None, scheduler: str | None = None, log=None) -> Iterator[Executor]:
+    ex = make_executor(name, jobs, scheduler, log)
+    try:
+        yield ex
+    except BaseException:
+        ex.terminate()
+        raise
+    ex.shutdown()
 
 
 class _DaskExecutor(Executor):
@@ -106,7 +158,18 @@ class _DaskExecutor(Executor):
 
     def shutdown(self, wait=True, **kwargs):
         self._ex.shutdown(wait=wait)
+        self._close()
+
+    def terminate(self) -> None:
+        logging.getLogger("distributed").setLevel(logging.CRITICAL)  # the closing connections are expected
+        with contextlib.suppress(Exception):
+            self.client.cancel(list(self._ex._futures), force=True)
+        self._close(timeout=5)
+
+    def _close(self, timeout: float = 30) -> None:
         cluster = getattr(self.client, "cluster", None)
-        self.client.close()
+        with contextlib.suppress(Exception):
+            self.client.close(timeout=timeout)
         if cluster is not None:
-            cluster.close()
+            with contextlib.suppress(Exception):
+                cluster.close(timeout=timeout)

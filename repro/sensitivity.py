@@ -153,14 +153,11 @@ def _main(argv: list[str]) -> None:
     if not args.sweep:
         out["run"] = _compact(run_one(spec)[1])
     else:
-        from repro.executors import make_executor
+        from repro.executors import running
         from repro.sweep import run_sweep
 
-        ex = make_executor("local", args.jobs)
-        try:
+        with running("local", args.jobs) as ex:
             _, summary = run_sweep(spec, executor=ex)
-        finally:
-            ex.shutdown()
         out["sweep"] = {k: v for k, v in summary.items() if k not in ("selected_result", "timings")}
         out["run"] = {"model_sha256": next(r["model_sha256"] for r in summary["runs"] if r["seed"] == spec.seed)}
     json.dump(out, sys.stdout)

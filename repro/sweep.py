@@ -185,6 +185,7 @@ def _train(spec, specs, todo, trained, executor, progress, t0) -> None:
     own = executor is None
     ex = executor or make_executor("inline")
     queue = progress_queue(ex)
+    futures: dict = {}
     try:
         jobs = getattr(ex, "jobs", 1)
         futures = {ex.submit(train_chunk, spec, chunk, queue): chunk for chunk in chunks(todo, jobs)}
@@ -228,12 +229,13 @@ def _train(spec, specs, todo, trained, executor, progress, t0) -> None:
                 partial = sum(len(c) * steps.get(c[0], 0) / n_steps for c in futures.values() if c[0] in steps)
                 progress(_progress_line(spec.name, done, partial, len(todo), now - t0))
     except BaseException:
-        for f in futures if "futures" in locals() else ():
+        for f in futures:
             f.cancel()
-        raise
-    finally:
         if own:
-            ex.shutdown()
+            ex.terminate()
+        raise
+    if own:
+        ex.shutdown()
 
 
 def _progress_line(name: str, done: int, partial: float, total: int, elapsed: float) -> str:

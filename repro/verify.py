@@ -219,14 +219,11 @@ class Data:
         return self._get(("sweep", experiment), lambda: self._sweep(experiment))
 
     def _sweep(self, experiment: str) -> dict:
-        from repro.executors import make_executor
+        from repro.executors import running
         from repro.sweep import run_sweep
 
-        ex = make_executor("local", self.jobs)
-        try:
+        with running("local", self.jobs) as ex:
             return run_sweep(self.spec(experiment), executor=ex, progress=self.log, log=self.log)[1]
-        finally:
-            ex.shutdown()
 
     def scope(self, experiment: str, scope: str) -> dict:
         if scope == "run":
@@ -259,15 +256,12 @@ class Data:
     def seeds(self, experiment: str) -> dict[int, dict]:
         """Every seed's full evaluation (for the claims)."""
         def make():
-            from repro.executors import make_executor
+            from repro.executors import running
             from repro.sweep import evaluate_all
 
             summary = self.sweep(experiment)
-            ex = make_executor("local", self.jobs)
-            try:
+            with running("local", self.jobs) as ex:
                 return evaluate_all(self.spec(experiment), summary["seeds"], ex, self.log)
-            finally:
-                ex.shutdown()
 
         return self._get(("seeds", experiment), make)
 
