@@ -75,13 +75,8 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write a file so that readers see the old or the new content, never half of it; the
     temporary name is unique, so concurrent writers never share one."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = _stage(path.parent, path.name, data)
     try:
-        os.fchmod(fd, _MODE)
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -116,7 +111,10 @@ def state_bytes(model: torch.nn.Module) -> bytes:
 def write_training(path: Path, spec: Spec, record: dict, model: torch.nn.Module, losses: np.ndarray,
                    env: dict, replace: bool = False) -> dict:
     """Write a trained model's directory; training.json (with every file's digest) goes last.
-    `replace`: a new model replaces an old one; its derived records are removed first."""
+    `replace` (--force): the new files are written in full first, then the old record and
+    everything derived from the old model are removed, then the new files are moved in; a kill
+    at any point leaves either the old result, the new one, or files that no record vouches
+    for (redone on the next run), never a record beside a model it does not describe."""
     files = {
         "model.pt": state_bytes(model),
         "losses.npy": _npy(losses),
@@ -126,15 +124,37 @@ def write_training(path: Path, spec: Spec, record: dict, model: torch.nn.Module,
     }
     record = sealed({**record, "files": {name: sha256_bytes(data) for name, data in files.items()}})
     path.mkdir(parents=True, exist_ok=True)
-    if replace:
-        with contextlib.suppress(FileNotFoundError):
-            (path / TRAINING).unlink()  # from here on, nothing in the directory counts as valid
-        for derived in list(path.glob("score-*.json")) + list(path.glob("eval-*")):
-            shutil.rmtree(derived) if derived.is_dir() else derived.unlink()
-    for name, data in files.items():
-        atomic_write_bytes(path / name, data)
+    staged = {name: _stage(path, name, data) for name, data in files.items()}
+    try:
+        if replace:
+            with contextlib.suppress(FileNotFoundError):
+                (path / TRAINING).unlink()  # from here on, nothing in the directory counts as valid
+            for derived in list(path.glob("score-*.json")) + list(path.glob("eval-*")):
+                shutil.rmtree(derived) if derived.is_dir() else derived.unlink()
+        for name, tmp in staged.items():
+            os.replace(tmp, path / name)
+    finally:
+        for tmp in staged.values():
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
     atomic_write_text(path / TRAINING, _json(record))
     return record
+
+
+def _stage(folder: Path, name: str, data: bytes) -> str:
+    """`data` in a unique temporary file beside its final name (fsynced), ready for os.replace."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder)
+    try:
+        os.fchmod(fd, _MODE)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return tmp
 
 
 def _npy(a: np.ndarray) -> bytes:

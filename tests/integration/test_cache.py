@@ -137,3 +137,34 @@ def test_an_edited_sweep_record_is_not_trusted(cache):
     _, again = run_sweep(spec, [0, 1, 2], evaluate_selected=False, log=log)
     assert again["selected_seed"] == first["selected_seed"]
     assert any("damaged or was edited" in line for line in lines), lines
+
+
+def test_a_truncated_evaluation_is_redone(cache):
+    spec = load_spec(QUICK)
+    path, first, _ = run_one(spec)
+    (path / "metrics.json").write_text((path / "metrics.json").read_text()[:200])
+    lines, log = collect()
+    _, again, reused = run_one(spec, log=log)
+    assert reused and again["per_color"] == first["per_color"]
+    assert any("metrics.json is damaged" in line for line in lines), lines
+
+
+def test_two_processes_writing_the_same_seed_leave_one_valid_result(cache):
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    env = {**os.environ, "REPRO_RESULTS": str(cache)}
+    procs = [subprocess.Popen([sys.executable, "-m", "repro.cli", "run", QUICK, "--force", "-q"], cwd=ROOT, env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert all(p.returncode == 0 for p in procs), [o[1][-1000:] for o in outs]
+    spec = load_spec(QUICK)
+    [d] = [p for p in R.experiment_dir(spec).iterdir() if p.is_dir()]
+    assert R.read_training(d, keys.training_inputs(spec)).record is not None
+    assert not list(d.rglob("*.tmp"))
+    lines, log = collect()
+    _, _, reused = run_one(spec, log=log)
+    assert reused and not lines
