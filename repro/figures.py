@@ -1,12 +1,17 @@
 """Figures for the report: matplotlib's PGF backend (typeset by pdflatex, so fonts match the
 document) plus a PNG preview of each. Dense scatter layers are rasterised to keep the PGF small.
 
-Every function takes computed data and returns a matplotlib Figure; `save` writes both files.
+Every function takes computed data and returns a matplotlib Figure sized for the report's page
+(FULL or THIRD of the text width); `save` writes the files. Nothing here touches global state:
+the report's settings apply inside `with style():`.
 """
 
 from __future__ import annotations
 
 import math
+import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import matplotlib
@@ -14,14 +19,27 @@ import matplotlib.patches as mpatches
 import numpy as np
 from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.ticker import LogFormatterSciNotation, LogLocator, MaxNLocator, NullFormatter
 
 PREAMBLE = r"\usepackage[T1]{fontenc}\usepackage{lmodern}\usepackage{amsmath}"
 STYLE = {
     "pgf.texsystem": "pdflatex", "pgf.rcfonts": False, "pgf.preamble": PREAMBLE,
     "font.family": "serif", "font.size": 8, "axes.titlesize": 8, "axes.labelsize": 8,
     "legend.fontsize": 7, "xtick.labelsize": 7, "ytick.labelsize": 7, "savefig.dpi": 200,
-    "svg.hashsalt": "repro", "path.simplify": True,
+    "axes.linewidth": 0.6, "xtick.major.width": 0.6, "ytick.major.width": 0.6,
+    "xtick.major.size": 2.5, "ytick.major.size": 2.5, "xtick.minor.size": 1.5, "ytick.minor.size": 1.5,
+    "legend.frameon": False, "svg.hashsalt": "repro", "path.simplify": True,
 }
+FULL = 6.5  # inches: the report's text width
+THIRD = 2.12  # one of three panels side by side
+
+# One colour per schedule track, the same in every experiment.
+TRACK_COLORS = {"separate": "#7f7f7f", "anchor": "#d62728", "subspace": "#1f77b4", "anti-anchor": "#ff7f0e",
+                "anti-subspace": "#2ca02c", "lr": "#333333"}
+_EXTRA = ["#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22"]
+SELECTED, PARETO, OTHER = "#d62728", "#1f77b4", "#9a9a9a"
+STAMP = "%% repro-stamp: "
 
 
 def style():
@@ -30,10 +48,17 @@ def style():
     return matplotlib.rc_context(STYLE)
 
 
-def subplots(nrows: int = 1, ncols: int = 1, *, figsize, **kw):
-    """pyplot.subplots without pyplot's global figure registry."""
-    fig = Figure(figsize=figsize, constrained_layout=True)
-    return fig, fig.subplots(nrows, ncols, **kw)
+def track_color(name: str) -> str:
+    if name in TRACK_COLORS:
+        return TRACK_COLORS[name]
+    return _EXTRA[sum(map(ord, name)) % len(_EXTRA)]
+
+
+def figure(width: float, height: float) -> Figure:
+    """A figure outside pyplot's global registry, with constrained layout."""
+    fig = Figure(figsize=(width, height), layout="constrained")
+    fig.get_layout_engine().set(w_pad=0.02, h_pad=0.02, wspace=0.02, hspace=0.02)
+    return fig
 
 
 def tex_label(text: str) -> str:
@@ -41,17 +66,46 @@ def tex_label(text: str) -> str:
     return text.replace("\\", r"\textbackslash{}").replace("_", r"\_").replace("%", r"\%").replace("&", r"\&")
 
 
-def save(fig, stem: Path) -> list[Path]:
+# ---------------------------------------------------------------------------------------------
+# Files
+
+
+def save(fig: Figure, stem: Path, stamp: str) -> None:
+    """Write <stem>.pgf (with its raster sidecars <stem>-img<N>.png) and a <stem>.png preview.
+
+    The .pgf's first line records `stamp` (a hash of the figure's inputs), and it is moved into
+    place last: an interrupted save leaves the old .pgf or none, never a fresh-looking stale one.
+    """
     stem.parent.mkdir(parents=True, exist_ok=True)
-    # Not with_suffix: experiment names contain dots ("ex-2.4.1-results-baseline").
-    pgf, png = stem.parent / f"{stem.name}.pgf", stem.parent / f"{stem.name}.png"
-    fig.savefig(pgf, backend="pgf")
-    fig.savefig(png, dpi=110, metadata={"Software": None})
-    return [pgf, png]
+    tmp = Path(tempfile.mkdtemp(prefix=f".{stem.name}.", dir=stem.parent))
+    try:
+        # Not with_suffix: experiment names contain dots ("ex-2.4.1-results-baseline").
+        pgf = tmp / f"{stem.name}.pgf"
+        fig.savefig(pgf, backend="pgf")
+        fig.savefig(tmp / f"{stem.name}.png", dpi=110, metadata={"Software": None})
+        pgf.write_text(STAMP + stamp + "\n" + pgf.read_text())
+        for f in sorted(tmp.iterdir()):
+            if f != pgf:
+                os.replace(f, stem.parent / f.name)
+        os.replace(pgf, stem.parent / pgf.name)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def stamp_of(stem: Path) -> str | None:
+    """The stamp a saved figure was drawn from, or None if it is missing or has no preview."""
+    try:
+        with open(stem.parent / f"{stem.name}.pgf") as f:
+            first = f.readline()
+    except OSError:
+        return None
+    if not first.startswith(STAMP) or not (stem.parent / f"{stem.name}.png").exists():
+        return None
+    return first[len(STAMP):].strip()
 
 
 # ---------------------------------------------------------------------------------------------
-# Stacked results: latent panels, colour slice, error against hue
+# Stacked results: latent panels, colour slice, error against hue (paper Figs. 2, 3, 15, 16)
 
 
 def _cone_outline(direction: np.ndarray, half_angle: float, dims: tuple[int, int], n: int = 361) -> np.ndarray:
@@ -65,146 +119,315 @@ def _cone_outline(direction: np.ndarray, half_angle: float, dims: tuple[int, int
 
 
 def latent_panel(ax, latents, recon, true, dims, cones=()):
+    """Latents seen down their `dims` (x, y, depth), near points on top; fill is the true colour,
+    the ring the reconstruction; the unit circle for scale."""
     i, j, k = dims
-    depth = latents[:, k] if k is not None else np.zeros(len(latents))
-    order = np.argsort(depth)
-    x = latents[order, i] if i is not None else np.zeros(len(latents))
-    y = latents[order, j] if j is not None else np.zeros(len(latents))
+    n = len(latents)
+    depth = latents[:, k] if k is not None else np.zeros(n)
+    order = np.argsort(depth, kind="stable")
+    x = latents[order, i] if i is not None else np.zeros(n)
+    y = latents[order, j] if j is not None else np.zeros(n)
     ax.add_patch(mpatches.Circle((0, 0), 1, color="#eeeeee", zorder=0))
-    ax.scatter(x, y, s=4, c=np.clip(true[order], 0, 1), edgecolors=np.clip(recon[order], 0, 1),
-               linewidths=0.6, rasterized=True, zorder=1)
-    ax.add_patch(mpatches.Circle((0, 0), 1, fill=False, color="#00000055", lw=0.8, zorder=2))
+    ax.scatter(x, y, s=3.2, c=np.clip(true[order], 0, 1), edgecolors=np.clip(recon[order], 0, 1),
+               linewidths=0.5, rasterized=True, zorder=1)
+    ax.add_patch(mpatches.Circle((0, 0), 1, fill=False, color="#00000055", lw=0.6, zorder=2))
     for direction, half_angle, dashed in cones:
-        if half_angle <= 0:
+        if half_angle <= 0 or i is None or j is None:
             continue
-        pts = _cone_outline(np.asarray(direction, float), half_angle, (i if i is not None else 0, j if j is not None else 0))
-        ax.plot(pts[:, 0], pts[:, 1], color="black", lw=0.75, ls=(0, (4, 3)) if dashed else "-", zorder=3)
-    ax.set_xlim(-1.08, 1.08)
-    ax.set_ylim(-1.08, 1.08)
+        pts = _cone_outline(np.asarray(direction, float), half_angle, (i, j))
+        ax.plot(pts[:, 0], pts[:, 1], color="black", lw=0.6, ls=(0, (3, 2)) if dashed else "-", zorder=3)
+    ax.set_xlim(-1.06, 1.06)
+    ax.set_ylim(-1.06, 1.06)
     ax.set_aspect("equal")
     ax.axis("off")
-    ax.set_title(f"dims ({', '.join('-' if d is None else str(d) for d in dims)})", fontsize=7)
+    label = ", ".join("–" if d is None else f"z_{d}" for d in dims)
+    ax.set_title(f"$({label})$", fontsize=6, pad=1)
 
 
-def stacked_results(title, latents, recon, true, slice_recon, slice_true, slice_values, hues,
-                    loss_hues, loss_curves, loss_colors, max_error, latent_dims, cones=()):
-    """slice_*: [V, H, 3] at S = 1; loss_curves: {V: mse[H]} at S = 1; loss_colors [H, 3]."""
-    fig = Figure(figsize=(4.6, 5.0), constrained_layout=True)
-    gs = fig.add_gridspec(3, 2, height_ratios=(2.5, 1.5, 1.3))
+def stacked_results(latents, recon, true, slice_recon, slice_true, slice_values, loss_hues, loss_curves,
+                    loss_colors, max_error, latent_dims, cones=()):
+    """One column of a results figure. slice_*: [V, H, 3] at S = 1; loss_curves: {V: mse[H]} at
+    S = 1, coloured by loss_colors [H, 3]; the error axis runs to max_error, shared by the
+    experiment's panels."""
+    fig = figure(THIRD, 2.55)
+    gs = fig.add_gridspec(3, 2, height_ratios=(2.5, 1.2, 1.3))
     for c, dims in enumerate(latent_dims):
         latent_panel(fig.add_subplot(gs[0, c]), latents, recon, true, dims, cones)
     ax = fig.add_subplot(gs[1, :])
     nv, nh = slice_recon.shape[:2]
-    ax.imshow(np.clip(slice_recon, 0, 1), origin="lower", aspect="auto", extent=(-0.5, nh - 0.5, -0.5, nv - 0.5),
-              interpolation="nearest")
     for v in range(nv):
         for h in range(nh):
-            ax.add_patch(mpatches.Rectangle((h - 0.15, v - 0.15), 0.3, 0.3, color=np.clip(slice_true[v, h], 0, 1), lw=0))
-    ax.set_yticks(range(nv), [f"{x:g}" for x in slice_values])
-    ax.set_ylabel("value")
+            ax.add_patch(mpatches.Rectangle((h - 0.5, v - 0.5), 1, 1, color=np.clip(slice_recon[v, h], 0, 1), lw=0))
+            ax.add_patch(mpatches.Rectangle((h - 0.17, v - 0.17), 0.34, 0.34, color=np.clip(slice_true[v, h], 0, 1),
+                                            lw=0))
+    ax.set_xlim(-0.5, nh - 0.5)
+    ax.set_ylim(-0.5, nv - 0.5)
+    ax.set_yticks([0, nv - 1], [f"{slice_values[0]:g}", f"{slice_values[-1]:g}"])
+    ax.set_ylabel("$V$", labelpad=3)
     ax.set_xticks([])
-    ax.set_title("reconstruction (cell) and true colour (inset), saturation 1", fontsize=7)
+    for s in ax.spines.values():
+        s.set_visible(False)
     ax = fig.add_subplot(gs[2, :])
     for mse in loss_curves.values():
         pts = np.stack([loss_hues, mse], axis=1)
         segs = np.stack([pts[:-1], pts[1:]], axis=1)
-        ax.add_collection(LineCollection(segs, colors=np.clip(loss_colors[:-1], 0, 1), linewidths=1.2, capstyle="round"))
+        ax.add_collection(LineCollection(segs, colors=np.clip(loss_colors[:-1], 0, 1), linewidths=1.0,
+                                         capstyle="round"))
     ax.set_xlim(loss_hues[0], loss_hues[-1])
     ax.set_ylim(0, max_error * 1.05 if max_error > 0 else 1)
-    ax.set_xticks([0, 1 / 3, 2 / 3, 1], ["red", "green", "blue", "red"])
-    ax.set_ylabel("MSE")
-    fig.suptitle(tex_label(title), fontsize=8)
+    ax.set_xticks([0, 1 / 3, 2 / 3, 1], ["R", "G", "B", "R"])
+    ax.yaxis.set_major_locator(MaxNLocator(3))
+    ax.set_ylabel("MSE", labelpad=3)
+    ax.tick_params(axis="y", labelsize=6)
     return fig
 
 
 # ---------------------------------------------------------------------------------------------
-# Other figure types
+# Error against the concept target (paper Figs. 12, 14)
 
 
-def error_vs_target(title, target, mse, colors, xlabel, r2):
-    fig, ax = subplots(figsize=(3.0, 2.6))
+def error_vs_target(target, mse, colors, xlabel, r2):
+    fig = figure(THIRD, 1.65)
+    ax = fig.add_subplot()
     alpha = 0.1 + 0.9 * (np.clip(target, 0, 1) + np.clip(mse / max(mse.max(), 1e-12), 0, 1)) / 2
     rgba = np.concatenate([np.clip(colors, 0, 1), alpha[:, None]], axis=1)
     ax.scatter(target, mse, s=2, c=rgba, rasterized=True, linewidths=0)
     slope, intercept = np.polyfit(target, mse, 1)
     xs = np.array([target.min(), target.max()])
-    ax.plot(xs, slope * xs + intercept, "k--", lw=0.8, label=f"$R^2 = {r2:.3f}$")
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel("MSE")
-    ax.legend(loc="upper left", frameon=False)
-    ax.set_title(tex_label(title))
+    ax.plot(xs, slope * xs + intercept, "k--", lw=0.7, label=f"$R^2 = {r2:.3f}$")
+    ax.set_xlabel(xlabel, labelpad=1)
+    ax.set_ylabel("MSE", labelpad=1)
+    ax.legend(loc="upper left", handlelength=1.5)
     return fig
 
 
-def dopesheet_plot(title, realized: dict[str, list[float]], keys: dict[str, list[tuple[int, float]]]):
-    fig, (a1, a2) = subplots(2, 1, figsize=(4.6, 2.2), sharex=True, height_ratios=(3, 1))
+# ---------------------------------------------------------------------------------------------
+# Schedules and training curves (paper Fig. 7)
+
+
+def dopesheet(realized: dict[str, list[float]], keys: dict[str, list[tuple[int, float]]],
+              val_history: list[dict], train_loss: np.ndarray):
+    """Regulariser weights, learning rate, and the selected run's losses against the step."""
+    fig = figure(FULL, 2.35)
+    a1, a2, a3 = fig.subplots(3, 1, sharex=True, height_ratios=(2, 0.8, 1.6))
     steps = np.arange(len(realized["lr"]))
+    top = 0.0
     for name, values in realized.items():
         ax = a2 if name == "lr" else a1
-        line, = ax.plot(steps, values, lw=1, label=tex_label(name))
+        ax.plot(steps, values, lw=1.1, color=track_color(name), label=tex_label(name))
         ks = keys.get(name, [])
-        ax.plot([k for k, _ in ks], [v for _, v in ks], "o", ms=2.5, color="black", zorder=3)
+        ax.plot([k for k, _ in ks], [v for _, v in ks], "o", ms=2.6, mfc="black", mec="white", mew=0.4, zorder=3)
+        if name != "lr":
+            top = max(top, max(values))
+    a1.set_ylim(-0.04 * top, 1.2 * top)
+    a2.set_ylim(-0.01, 1.25 * max(realized["lr"]))
     a1.set_ylabel("weight")
-    a1.legend(frameon=False, ncol=4, loc="upper right")
     a2.set_ylabel("LR")
-    a2.set_xlabel("step")
-    a1.set_title(tex_label(title))
+    a3.plot(np.arange(len(train_loss)), train_loss, lw=0.4, color="#c8c8c8", label="training loss", zorder=1)
+    hist_steps = [h["step"] for h in val_history]
+    for k in [k for k in val_history[0] if k != "step"] if val_history else []:
+        name = k.removeprefix("val_")
+        color = "black" if name == "recon" else track_color(name)
+        values = [h[k] if h[k] > 0 else np.nan for h in val_history]  # a log axis: zero is off the scale
+        a3.plot(hist_steps, values, "o-", ms=2.2, lw=0.9, color=color, label=tex_label(k))
+    a3.set_yscale("log")
+    _log_ticks(a3.yaxis, *a3.get_ylim())
+    a3.set_ylabel("loss")
+    a3.set_xlabel("step")
+    a3.set_xlim(0, len(steps) - 1)
+    for ax in (a1, a2, a3):
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0, handlelength=1.4)
     return fig
 
 
-def sweep_boxplots(title, columns: dict[str, list[float]], log: set[str]):
-    fig, axes = subplots(1, len(columns), figsize=(4.6, 1.4))
-    for ax, (name, values) in zip(np.atleast_1d(axes), columns.items()):
-        v = np.asarray([x for x in values if x is not None and math.isfinite(x)])
-        if name in log:
-            v = np.clip(v, 1e-9, None)
-            ax.set_xscale("log")
-        ax.boxplot(v, vert=False, widths=0.6, flierprops={"markersize": 2})
+# ---------------------------------------------------------------------------------------------
+# Sweeps (paper Figs. 11, 13)
+
+
+def _log_ticks(axis, lo: float, hi: float) -> None:
+    """Legible log ticks: decades, or 1-2-5 (or every integer) within a short range."""
+    decades = math.log10(hi / lo) if lo > 0 and hi > lo else 0
+    subs = (1.0,) if decades >= 1.8 else (1.0, 2.0, 5.0) if decades >= 0.7 else tuple(range(1, 10))
+    axis.set_major_locator(LogLocator(base=10, subs=subs, numticks=12))
+    axis.set_major_formatter(LogFormatterSciNotation(base=10, labelOnlyBase=False))
+    axis.set_minor_formatter(NullFormatter())
+
+
+def _jitter(n: int, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).uniform(-0.22, 0.22, n)
+
+
+def sweep(runs: list[dict], metrics: dict[str, str], log: set[str], selected: int, pareto: list[int]):
+    """Top: each metric over the seeds, a box with every seed on it; bottom: the score against
+    each validation loss. The selected seed is a star, the other Pareto members filled dots."""
+    names = list(metrics)
+    losses = [m for m in names if m != "score"]
+    fig = figure(FULL, 2.45)
+    gs = fig.add_gridspec(2, max(len(names), len(losses)), height_ratios=(1, 1.7))
+    seeds = np.array([r["seed"] for r in runs])
+    is_sel = seeds == selected
+    is_par = np.isin(seeds, pareto) & ~is_sel
+    rest = ~(is_sel | is_par)
+
+    def values(m):
+        return np.array([np.nan if r.get(m) is None else float(r[m]) for r in runs])
+
+    for c, m in enumerate(names):
+        ax = fig.add_subplot(gs[0, c])
+        v = values(m)
+        ok = np.isfinite(v)
+        ax.boxplot(v[ok], orientation="horizontal", widths=0.6, showfliers=False, medianprops={"color": "black", "lw": 0.8},
+                   boxprops={"lw": 0.6}, whiskerprops={"lw": 0.6}, capprops={"lw": 0.6})
+        y = 1 + _jitter(len(v))
+        ax.scatter(v[rest], y[rest], s=5, facecolors="none", edgecolors=OTHER, linewidths=0.5, zorder=3)
+        ax.scatter(v[is_par], y[is_par], s=7, color=PARETO, zorder=4, linewidths=0)
+        ax.scatter(v[is_sel], y[is_sel], s=30, marker="*", color=SELECTED, zorder=5, linewidths=0)
         ax.set_yticks([])
-        ax.set_xlabel(tex_label(name))
-    fig.suptitle(tex_label(title), fontsize=8)
+        if m in log:
+            ax.set_xscale("log")
+            lo, hi = np.nanmin(v[v > 0]), np.nanmax(v)
+            ax.set_xlim(lo / 1.4, hi * 1.4)
+            _log_ticks(ax.xaxis, lo / 1.4, hi * 1.4)
+        ax.set_xlabel(metrics[m], labelpad=1)
+    score = values("score")
+    first = None
+    for c, m in enumerate(losses):
+        ax = fig.add_subplot(gs[1, c], sharey=first)
+        first = first or ax
+        v = values(m)
+        ax.scatter(v[rest], score[rest], s=6, facecolors="none", edgecolors=OTHER, linewidths=0.5, label="other seeds")
+        ax.scatter(v[is_par], score[is_par], s=9, color=PARETO, linewidths=0, label="Pareto front")
+        ax.scatter(v[is_sel], score[is_sel], s=40, marker="*", color=SELECTED, linewidths=0, label="selected")
+        if m in log:
+            ax.set_xscale("log")
+            lo, hi = np.nanmin(v[v > 0]), np.nanmax(v)
+            ax.set_xlim(lo / 1.4, hi * 1.4)
+            _log_ticks(ax.xaxis, lo / 1.4, hi * 1.4)
+        ax.set_xlabel(metrics[m], labelpad=1)
+        if c == 0:
+            ax.set_ylabel(metrics["score"])
+        else:
+            ax.tick_params(labelleft=False)
+    handles = [Line2D([], [], ls="", marker="o", mfc="none", mec=OTHER, ms=3.5, label="other seeds"),
+               Line2D([], [], ls="", marker="o", color=PARETO, ms=3.5, label="Pareto front"),
+               Line2D([], [], ls="", marker="*", color=SELECTED, ms=7, label=f"selected (seed {selected})")]
+    fig.legend(handles=handles, loc="outside lower center", ncol=3)
     return fig
 
 
-def lobes(title, kind_maps: dict[str, callable]):
-    """How each intervention moves unit vectors at every angle from the concept (e0): arrows
-    from input to output on the unit circle, and the output alignment against the input's."""
-    fig, axes = subplots(2, len(kind_maps), figsize=(4.6, 3.6),
-                             height_ratios=(1.4, 1))
+# ---------------------------------------------------------------------------------------------
+# Interventions on 2-D unit vectors (paper Figs. 9, 10)
+
+
+def _circle(ax):
+    ax.add_patch(mpatches.Circle((0, 0), 1, fill=False, color="#999999", lw=0.5))
+    ax.annotate("", xy=(1.28, 0), xytext=(0, 0), arrowprops={"arrowstyle": "-|>", "lw": 0.6, "color": "black",
+                                                            "mutation_scale": 6})
+    ax.text(1.3, 0.08, r"$\hat v$", fontsize=7)
+    ax.set_aspect("equal")
+    ax.set_xlim(-1.3, 1.45)
+    ax.set_ylim(-1.3, 1.3)
+    ax.axis("off")
+
+
+def suppression_lobes(configs: dict[str, tuple[callable, callable]]):
+    """configs: title -> (strength h(alpha), map z -> z'). Top: each unit vector joined to its
+    suppressed image (blue), the strength as a lobe (orange); bottom: strength against alignment."""
+    fig = figure(FULL, 2.75)
+    fig.get_layout_engine().set(wspace=0.06)
+    axes = fig.subplots(2, len(configs), height_ratios=(1.35, 1))
     theta = np.linspace(-np.pi, np.pi, 73)
     z = np.stack([np.cos(theta), np.sin(theta)], axis=1)
-    fine = np.linspace(-1, 1, 401)
-    for c, (name, fn) in enumerate(kind_maps.items()):
-        out = fn(z)
+    fine = np.linspace(-np.pi, np.pi, 721)
+    alpha = np.linspace(-1, 1, 401)
+    for c, (title, (strength, fn)) in enumerate(configs.items()):
         ax = axes[0, c]
-        ax.add_patch(mpatches.Circle((0, 0), 1, fill=False, color="#999999", lw=0.6))
+        _circle(ax)
+        h = strength(np.clip(np.cos(fine), 0, 1)) * (np.cos(fine) > 0)
+        ax.fill(h * np.cos(fine), h * np.sin(fine), color="#ff7f0e", alpha=0.35, lw=0)
+        ax.plot(h * np.cos(fine), h * np.sin(fine), color="#ff7f0e", lw=0.7)
+        out = fn(z)
         for a, b in zip(z, out):
-            ax.plot([a[0], b[0]], [a[1], b[1]], color="#d95f02", lw=0.5)
-        ax.plot(out[:, 0], out[:, 1], ".", ms=2, color="#1b9e77")
-        ax.annotate("", xy=(1.15, 0), xytext=(0, 0), arrowprops={"arrowstyle": "->", "lw": 0.8})
-        ax.set_aspect("equal")
-        ax.set_xlim(-1.25, 1.25)
-        ax.set_ylim(-1.25, 1.25)
-        ax.axis("off")
-        ax.set_title(tex_label(name))
-        zf = np.stack([fine, np.sqrt(1 - fine**2)], axis=1)
+            ax.plot([a[0], b[0]], [a[1], b[1]], color="#888888", lw=0.4)
+        ax.plot(out[:, 0], out[:, 1], ".", ms=2.2, color="#1f77b4")
+        ax.set_title(title, fontsize=7)
         ax = axes[1, c]
-        ax.plot(fine, fine, color="#999999", lw=0.6, ls="--")
-        ax.plot(fine, fn(zf)[:, 0], color="#1b9e77", lw=1)
-        ax.set_xlabel("alignment before")
-        ax.set_ylabel("alignment after")
-    fig.suptitle(tex_label(title), fontsize=8)
+        ax.plot(alpha, strength(np.clip(alpha, 0, 1)) * (alpha > 0), color="#ff7f0e", lw=1.1)
+        ax.set_ylim(-0.05, 1.1)
+        ax.set_xlabel(r"alignment $\hat z\cdot\hat v$", labelpad=1)
+        if c == 0:
+            ax.set_ylabel(r"strength $h$")
+        else:
+            ax.tick_params(labelleft=False)
     return fig
+
+
+def repulsion_lobes(configs: dict[str, tuple[callable, callable]]):
+    """configs: title -> (mapping m(alpha), map z -> z'). Top: each unit vector joined to its
+    rotated image along a chord; bottom: m against alignment, the shaded gap the reduction."""
+    fig = figure(FULL, 2.75)
+    fig.get_layout_engine().set(wspace=0.06)
+    axes = fig.subplots(2, len(configs), height_ratios=(1.35, 1))
+    theta = np.linspace(-np.pi, np.pi, 73)
+    z = np.stack([np.cos(theta), np.sin(theta)], axis=1)
+    alpha = np.linspace(-1, 1, 401)
+    for c, (title, (mapping, fn)) in enumerate(configs.items()):
+        ax = axes[0, c]
+        _circle(ax)
+        out = fn(z)
+        moved = np.linalg.norm(out - z, axis=1) > 1e-6
+        for a, b in zip(z[moved], out[moved]):
+            ax.plot([a[0], b[0]], [a[1], b[1]], color="#888888", lw=0.4)
+        ax.plot(out[:, 0], out[:, 1], ".", ms=2.2, color="#1f77b4")
+        ax.set_title(title, fontsize=7)
+        ax = axes[1, c]
+        m = mapping(alpha)
+        ax.plot(alpha, alpha, color="#999999", lw=0.5, ls="--")
+        ax.fill_between(alpha, m, alpha, where=alpha > m, color="#ff7f0e", alpha=0.35, lw=0)
+        ax.plot(alpha, m, color="#1f77b4", lw=1.1)
+        ax.set_ylim(-1.05, 1.05)
+        ax.set_xlabel(r"alignment $\alpha$", labelpad=1)
+        if c == 0:
+            ax.set_ylabel(r"$m(\alpha)$")
+        else:
+            ax.tick_params(labelleft=False)
+    return fig
+
+
+# ---------------------------------------------------------------------------------------------
+# The RGB training cube (paper Fig. 8)
 
 
 def rgb_cube(colors: np.ndarray):
-    fig = Figure(figsize=(4.6, 2.3), constrained_layout=True)
-    for c, azim in enumerate((45, 225)):
-        ax = fig.add_subplot(1, 2, c + 1, projection="3d")
-        ax.scatter(colors[:, 0], colors[:, 1], colors[:, 2], c=colors, s=8, depthshade=False, rasterized=True)
-        ax.view_init(elev=25, azim=azim)
-        ax.set_xlabel("R")
-        ax.set_ylabel("G")
-        ax.set_zlabel("B")
-        ax.set_title("front" if c == 0 else "back")
+    """Two orthographic views of the cube with its black-white diagonal vertical: from the warm
+    side (red at the centre) and from the cool side (cyan at the centre)."""
+    fig = figure(FULL * 0.7, 2.3)
+    axes = fig.subplots(1, 2)
+    up = np.ones(3) / math.sqrt(3)
+    corners = {"K": (0, 0, 0), "R": (1, 0, 0), "G": (0, 1, 0), "B": (0, 0, 1), "Y": (1, 1, 0), "C": (0, 1, 1),
+               "M": (1, 0, 1), "W": (1, 1, 1)}
+    for ax, (facing, title) in zip(axes, (((1, 0, 0), "front (warm)"), ((0, 1, 1), "back (cool)"))):
+        toward = np.asarray(facing, float) - 0.5
+        toward = toward - (toward @ up) * up
+        toward /= np.linalg.norm(toward)  # horizontal direction to the viewer
+        right = np.cross(up, toward)
+        p = colors - 0.5
+        x, y, d = p @ right, p @ up, p @ toward
+        order = np.argsort(d, kind="stable")
+        ax.scatter(x[order], y[order], s=30, c=colors[order], edgecolors="#00000030", linewidths=0.3,
+                   rasterized=True)
+        for name, c in corners.items():
+            pc = np.asarray(c, float) - 0.5
+            if pc @ toward < -0.3:
+                continue  # hidden behind the cube
+            out = np.array([pc @ right, pc @ up])
+            out = out / (np.linalg.norm(out) or 1)
+            ax.annotate(name, (pc @ right, pc @ up), xytext=(8 * out[0], 8 * out[1]), textcoords="offset points",
+                        fontsize=6.5, ha="center", va="center", color="#333333",
+                        bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.85})
+        ax.set_aspect("equal")
+        ax.set_xlim(-0.92, 0.92)
+        ax.set_ylim(-0.98, 0.98)
+        ax.axis("off")
+        ax.set_title(title, fontsize=7)
     return fig

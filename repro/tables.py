@@ -1,11 +1,14 @@
-"""LaTeX tables from Jinja2 templates (repro/templates/*.tex.j2).
+"""LaTeX from Jinja2 templates (repro/templates/*.tex.j2), and the number formats they use.
 
 Delimiters are LaTeX-safe (\\VAR{...}, \\BLOCK{...}, \\#{...}), undefined variables are errors,
-and every string goes through the `tex` filter, which escapes LaTeX's special characters.
+and every string that reaches a template goes through the `tex` filter, which escapes LaTeX's
+special characters. Numbers go through `sig` (significant figures, in math mode) so that small
+differences stay visible and signs are kept.
 """
 
 from __future__ import annotations
 
+import math
 import re
 
 import jinja2
@@ -13,13 +16,77 @@ import jinja2
 _TEX_ESCAPES = {
     "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
     "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
+    "--": "-{}-",  # so that "--set" stays two hyphens, not an en dash
 }
-_TEX_RE = re.compile("|".join(re.escape(k) for k in _TEX_ESCAPES))
+# Characters pdfLaTeX's UTF-8 input does not know, as registry sources and notes write them.
+_UNICODE = {
+    "≈": r"$\approx$", "±": r"$\pm$", "×": r"$\times$", "−": "$-$", "≤": r"$\leq$", "≥": r"$\geq$",
+    "≠": r"$\neq$", "→": r"$\rightarrow$", "←": r"$\leftarrow$", "²": r"\textsuperscript{2}",
+    "³": r"\textsuperscript{3}", "°": r"\textdegree{}", "…": r"\dots{}", "√": r"$\surd$", "∞": r"$\infty$",
+    "α": r"$\alpha$", "β": r"$\beta$", "Δ": r"$\Delta$", "δ": r"$\delta$", "λ": r"$\lambda$", "μ": r"$\mu$",
+    "σ": r"$\sigma$", "θ": r"$\theta$", "Ω": r"$\Omega$", "ℓ": r"$\ell$", "✓": r"$\checkmark$",
+}
+_TEX_RE = re.compile("|".join(re.escape(k) for k in _TEX_ESCAPES) + "|[^\x00-\u017f\u2013\u2014\u2018\u2019\u201c\u201d]")
+
+
+def _escape(m: re.Match) -> str:
+    c = m.group()
+    if c in _TEX_ESCAPES:
+        return _TEX_ESCAPES[c]
+    return _UNICODE.get(c, f"[U+{ord(c):04X}]")
 
 
 def tex(value) -> str:
-    """Escape a string for LaTeX text mode."""
-    return _TEX_RE.sub(lambda m: _TEX_ESCAPES[m.group()], str(value))
+    """Escape a string for LaTeX text mode (specials, and Unicode symbols pdfLaTeX lacks)."""
+    return _TEX_RE.sub(_escape, str(value))
+
+
+def sig(value, digits: int = 3, signed: bool = False, small: float = 0.01) -> str:
+    """A number at `digits` significant figures: fixed point from `small` up, times a power of ten
+    below it; `signed` writes + on positive values; exact zero is 0. Digits are text (so that
+    a status style can make them bold or italic); the sign and the power of ten are math."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "--"
+    v = float(value)
+    if v == 0:
+        return "0"
+    sign = "$-$" if v < 0 else ("$+$" if signed else "")
+    a = abs(v)
+    mantissa, exponent = f"{a:.{digits - 1}e}".split("e")
+    exponent = int(exponent)
+    if a >= small and exponent < digits:
+        return sign + f"{float(f'{a:.{digits - 1}e}'):.{max(0, digits - 1 - exponent)}f}"
+    return sign + rf"{mantissa}${{\times}}10^{{{exponent}}}$"
+
+
+def integer(value) -> str:
+    return "--" if value is None else f"{int(round(value)):d}"
+
+
+def number(value, digits: int = 3, signed: bool = False) -> str:
+    """Integers as integers, anything else at `digits` significant figures."""
+    if value is not None and float(value).is_integer() and abs(value) >= 1:
+        return integer(value)
+    return sig(value, digits, signed)
+
+
+def like(value, precision: int | None) -> str:
+    """A reproduced number beside a published one printed with `precision` decimals: at those
+    decimals where that shows three significant figures, else at three significant figures."""
+    if value is not None and float(value).is_integer() and abs(value) >= 1:
+        return integer(value)
+    if precision is None or value is None or value == 0 or abs(value) < 10 ** (2 - precision):
+        return sig(value)
+    return ("$-$" if value < 0 else "") + f"{abs(value):.{precision}f}"
+
+
+def printed(value, precision: int) -> str:
+    """A published number at the precision it was printed with (`precision` decimals)."""
+    if value is None:
+        return "--"
+    if precision <= 0 or (float(value).is_integer() and abs(value) > 1):  # counts print as counts
+        return integer(value)
+    return ("$-$" if value < 0 else "") + f"{abs(value):.{precision}f}"
 
 
 def environment() -> jinja2.Environment:
@@ -31,26 +98,9 @@ def environment() -> jinja2.Environment:
         trim_blocks=True, lstrip_blocks=True, autoescape=False,
         undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
     )
-    env.filters["tex"] = tex
-    env.filters["num"] = lambda v, digits=6: f"{v:.{digits}f}"
-    env.filters["sci"] = lambda v: "--" if v is None else f"{v:.1e}"
-    env.filters["num3"] = lambda v: rf"\num[round-mode=places,round-precision=3]{{{v:.9f}}}"
-    env.filters["heat"] = heat
+    env.filters.update(tex=tex, sig=sig, number=number, integer=integer, printed=printed, like=like)
     return env
-
-
-def heat(value: float, signed: bool = False) -> str:
-    """A number shaded by magnitude: light grey at |v| <= 1e-4, black from 5e-3 (upstream's scale)."""
-    n = max(0.0, min(1.0, (abs(value) - 1e-4) / (5e-3 - 1e-4)))
-    shade = round(30 + 70 * n)
-    plus = ",print-mantissa-implicit-plus=true" if signed else ""
-    return rf"\textcolor{{black!{shade}}}{{\num[round-mode=places,round-precision=3{plus}]{{{value:.9f}}}}}"
 
 
 def render(template: str, **context) -> str:
     return environment().get_template(template).render(**context)
-
-
-def verification_table(checks, counts: dict) -> str:
-    rows = [c for c in checks if c.status != "pass"] + [c for c in checks if c.status == "pass"]
-    return render("verification.tex.j2", checks=rows, counts=counts)

@@ -1,38 +1,101 @@
-"""The report: template escaping, swatches, LaTeX error extraction, and the real paper
-compiled with real TeX (tests the PDF's text; uses the repository's results/ cache)."""
+"""The report: escaping and number formats, the layout and the verification reader, and the real
+paper built with real TeX into a temporary directory (reusing the repository's results cache):
+its text, a byte-identical rebuild, and a build killed during LaTeX then rerun."""
 
 import hashlib
+import json
+import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
 from repro.paper import latex_errors
-from repro.tables import heat, render, tex
+from repro.paper.collect import Verification, read_layout
+from repro.paper.figures import stem
+from repro.paper.tables import STATUS_STYLE, UNKNOWN_STATUS, style
+from repro.tables import like, number, printed, render, sig, tex
 from tests.conftest import ROOT
 
 
-def test_tex_escapes_specials():
+def test_tex_escapes_specials_double_hyphens_and_unicode():
     assert tex("ex_2 & 50% #1 $x$ {a} ~^\\") == (r"ex\_2 \& 50\% \#1 \$x\$ \{a\} \textasciitilde{}"
                                                  r"\textasciicircum{}\textbackslash{}")
+    assert tex("--set") == "-{}-set"  # two hyphens, not an en dash
+    assert tex("ex-2.4.1") == "ex-2.4.1"  # file names stay file names
+    assert tex("108 ≈ 0.11") == r"108 $\approx$ 0.11"
+    assert tex("\u2603") == "[U+2603]"  # never a character pdfLaTeX cannot typeset
 
 
-def test_colour_table_escapes_names_and_has_swatches():
-    metrics = {"seed": 3, "per_color": [
-        {"name": "red_&_50%", "hex": "FF0000", "baseline": 0.0006, "cut_1": {"mse": 0.28, "delta": 0.2836}},
-        {"name": "orange", "hex": "FF7F00", "baseline": 0.00001, "cut_1": {"mse": 0.1, "delta": -0.00005}},
-    ]}
-    text = render("colours.tex.j2", experiment="ex_9&%", metrics=metrics, interventions=["cut_1"], title="t")
-    assert r"ex\_9\&\%" in text and r"Red\_\&\_50\%" in text
-    assert r"\swatch{FF0000}" in text and r"\swatch{FF7F00}" in text
-    assert r"$\Delta$ cut 1" in text
-    assert "0.283600000" in text and "implicit-plus" in text
+def test_numbers_keep_three_significant_figures_and_signs():
+    assert sig(0.2835654) == "0.284"
+    assert sig(0.2835654, signed=True) == "$+$0.284"
+    assert sig(-5.6821e-5) == r"$-$5.68${\times}10^{-5}$"
+    assert sig(0.0458, signed=True) == "$+$0.0458"
+    assert sig(0.0) == "0" and sig(None) == "--"
+    assert number(96064.0) == "96064" and number(82.2167) == "82.2"
+    assert like(0.95153, 4) == "0.9515" and like(4.3e-5, 4) == r"4.30${\times}10^{-5}$"
+    assert printed(96064.0, 4) == "96064" and printed(0.0000, 4) == "0.0000" and printed(-0.5, 2) == "$-$0.50"
 
 
-def test_heat_shading_scale():
-    assert heat(1e-5).startswith(r"\textcolor{black!30}")
-    assert heat(0.01).startswith(r"\textcolor{black!100}")
+def test_status_styles_are_a_small_map_and_unknown_statuses_show():
+    assert style("pass") == r"\stpass" and style("differs") == r"\stdiffers"
+    assert style("a status nobody has invented yet") == UNKNOWN_STATUS == style(None)
+    assert set(STATUS_STYLE) >= {"pass", "within noise", "differs", "FAIL", "discrepancy"}
+
+
+def test_verification_reader_takes_the_report_format():
+    report = {"entries": [
+        {"id": "a.red.baseline", "experiment": "ex", "source": "paper", "published": 1.0, "reproduced": 1.1,
+         "difference": 0.1, "band": None, "status": "within noise", "reason": "float noise"},
+        {"id": "b", "experiment": "ex", "source": "notebook", "published": 2.0, "reproduced": 2.0,
+         "difference": 0.0, "status": "pass", "reason": ""}],
+        "experiments": {"ex": {"model_sha256": "abc"}}}
+    v = Verification.from_json(report)
+    assert v.status("a.red.baseline") == "within noise" and v.status("missing") is None
+    assert v.counts() == {"within noise": 1, "pass": 1} and v.models == {"ex": "abc"}
+    assert v.by_id["a.red.baseline"].note == "float noise"
+
+
+def test_verification_listing_groups_by_source_with_subtotals():
+    from repro.paper.tables import verification_listing
+
+    v = Verification.from_json({"entries": [
+        {"id": f"paper.t.{c}.baseline", "experiment": "ex-1", "source": "paper Table 9", "published": 0.5,
+         "reproduced": 0.5, "difference": 0.0, "status": s} for c, s in (("red", "pass"), ("cyan", "FAIL"))]
+        + [{"id": "nb.score", "experiment": "ex-1", "source": "ex-1 notebook_cell", "published": 0.9,
+            "reproduced": 0.8, "difference": -0.1, "status": "differs"}]})
+    text = verification_listing(v, ["ex-1"])
+    assert text.index("Paper: ex-1") < text.index("Notebooks: ex-1")
+    assert "2 checked: 1 pass, 1 FAIL" in text and "1 checked: 1 differs" in text
+    assert r"\texttt{paper.t.}" in text and r"\texttt{red.baseline}" in text  # shared id prefix once
+    assert r"ex-1 notebook\_cell" in text and r"\stfail{FAIL}" in text
+
+
+def test_paper_table_template_escapes_and_styles_cells():
+    text = render("paper_table.tex.j2", id="t_1", caption="C", groups=[{"title": "A_b (ex-1)", "span": 1}],
+                  headers=[{"name": "Subspace suppression", "delta": True}],
+                  rows=[{"name": "light gray", "hex": "BFBFBF", "cells": [
+                      {"value": 0.0123, "published": 0.0121, "signed": True, "style": r"\stdiffers"}]}])
+    assert r"\label{tab:t\_1}" in text and r"A\_b (ex-1)" in text and r"$\Delta$\,Subspace suppression" in text
+    assert r"Light gray & \swatch{BFBFBF} & \stdiffers{$+$0.0123}" in text and r"\pub{$+$0.0121}" in text
+
+
+def test_figure_stems_are_safe_file_names():
+    assert stem("ex-2.7.1", "results", "subspace_suppression") == "ex-2.7.1-results-subspace-suppression"
+    with pytest.raises(ValueError):
+        stem("ex 1", "a&b")
+
+
+def test_the_layout_names_registry_tables_in_the_papers_column_order():
+    layout = read_layout()
+    t1 = next(t for t in layout.tables if t.id == "table1")
+    assert [p.columns for p in t1.parts] == [["baseline", "suppression.delta", "ablation.delta"],
+                                            ["suppression.delta", "ablation.delta"]]
+    assert t1.rows == ["red", "lime", "cyan", "purple", "black", "gray", "white"]
 
 
 def test_latex_errors_name_file_and_line(tmp_path):
@@ -41,30 +104,91 @@ def test_latex_errors_name_file_and_line(tmp_path):
     assert latex_errors(log).startswith("./tables/table1.tex:12: Undefined control sequence.")
 
 
+# ---------------------------------------------------------------------------------------------
+# The real report
+
+
+def _sha(path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _text(pdf) -> str:
+    return subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    """The report built into a temporary directory from the repository's results cache (read,
+    and written only where a cached record is missing) and a copy of its drawn figures."""
+    results = ROOT / "results"
+    if not (results / "verification.json").exists():
+        pytest.skip("needs the results cache with a verification report (make paper, or repro verify)")
+    tmp = tmp_path_factory.mktemp("report")
+    shutil.copytree(ROOT / "paper", tmp / "paper", ignore=shutil.ignore_patterns("build"))
+    shutil.copytree(ROOT / "figures", tmp / "figures", ignore=shutil.ignore_patterns(".*"))
+    env = {**os.environ, "REPRO_RESULTS": str(results), "REPRO_PAPER": str(tmp / "paper"),
+           "REPRO_FIGURES": str(tmp / "figures"), "REPRO_TABLES": str(tmp / "tables")}
+    cmd = [sys.executable, "-m", "repro.cli", "paper"]
+    out = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env)
+    assert out.returncode == 0, out.stderr[-3000:]
+    pdf = tmp / "paper" / "build" / "main.pdf"
+    assert out.stdout.strip() == str(pdf)
+    return {"tmp": tmp, "env": env, "cmd": cmd, "pdf": pdf, "sha": _sha(pdf)}
+
+
 @pytest.mark.paper
 @pytest.mark.skipif(shutil.which("latexmk") is None or shutil.which("pdftotext") is None,
-                    reason="needs TeX Live and poppler-utils (installed by .ci/run)")
-def test_the_paper_builds_with_real_tex():
-    out = subprocess.run([sys.executable, "-m", "repro.cli", "paper"], capture_output=True, text=True, cwd=ROOT)
-    assert out.returncode == 0, out.stderr[-3000:]
-    pdf = ROOT / "paper" / "build" / "main.pdf"
-    assert out.stdout.strip().endswith("main.pdf") and pdf.exists()
-    text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
-    assert "Sparse Concept Anchoring, reproduced" in text
-    assert "0.284" in text and "(0.284)" in text      # anchored red suppression, reproduced and published
-    assert "(0.343)" in text                           # isolated red ablation as published, beside ours
-    for fig in ("ex-2.4.1", "ex-2.9.1", "ex-2.5.1", "ex-2.7.1"):
-        assert fig in text
-    assert "Verification" in text and "known discrepancy" in text
-    # The build ran the full verification, sweep statistics included: nothing may fail.
-    import json
+                    reason="needs TeX Live and poppler-utils")
+class TestTheReport:
+    def test_its_text_shows_reproduced_and_published_cells(self, report):
+        from repro.paper.collect import collect
 
-    report = json.loads((ROOT / "results" / "verification.json").read_text())
-    assert report["failed"] == 0 and report["checked"] >= 600
-    assert any(r["id"].startswith("241.sweep.") and r["status"] == "pass" for r in report["records"])
-    # Byte-identical rebuild from scratch (fixed SOURCE_DATE_EPOCH, no trailer id).
-    first = hashlib.sha256(pdf.read_bytes()).hexdigest()
-    shutil.rmtree(ROOT / "paper" / "build")
-    again = subprocess.run([sys.executable, "-m", "repro.cli", "paper"], capture_output=True, text=True, cwd=ROOT)
-    assert again.returncode == 0, again.stderr[-3000:]
-    assert hashlib.sha256(pdf.read_bytes()).hexdigest() == first
+        text = _text(report["pdf"])
+        assert "Sparse Concept Anchoring, reproduced" in text
+        for heading in ("Main results", "Anchored", "Isolated", "No-vibrant", "Hue subspace", "Seed notebook",
+                        "Sweeps", "Verification", "Per-colour tables"):
+            assert heading in text
+        body = text[:text.rindex("Every published number lives in the project")]  # before the listing of ids
+        assert "subspace_suppression" not in body and "Subspace suppression" in body
+        assert "(S V)ˆ" not in body and "–set" not in body and "--set" in body
+        # Table 1's reproduced cells, computed here from the selected runs (not copied from the PDF)
+        layout = read_layout(report["tmp"] / "paper" / "report.toml")
+        data = collect(layout, log=lambda m: None)
+        table1 = text[text.index("Table 1:"):text.index("Table 2:")]
+        shown = 0
+        for exp, col in (("ex-2.4.1", "suppression"), ("ex-2.4.1", "ablation"), ("ex-2.9.1", "suppression"),
+                         ("ex-2.9.1", "ablation")):
+            for row in data[exp].metrics["per_color"]:
+                if row["name"] in ("red", "cyan") and abs(row[col]["delta"]) >= 0.01:
+                    assert f"+{row[col]['delta']:.3f}" in table1, (exp, col, row["name"])
+                    shown += 1
+        assert shown >= 4
+        assert "+0.343" in table1  # the published isolated red ablation, beside ours
+
+    def test_a_rebuild_with_nothing_changed_is_byte_identical_and_quick(self, report):
+        t0 = time.perf_counter()
+        out = subprocess.run(report["cmd"], capture_output=True, text=True, cwd=ROOT, env=report["env"])
+        assert out.returncode == 0, out.stderr[-3000:]
+        assert "no input changed" in out.stderr
+        assert _sha(report["pdf"]) == report["sha"]
+        assert time.perf_counter() - t0 < 60
+
+    def test_a_build_killed_during_latex_leaves_the_old_pdf_and_a_rerun_gives_the_same_bytes(self, report):
+        build = report["pdf"].parent
+        (build / "main.inputs").unlink()  # so that LaTeX runs
+        proc = subprocess.Popen(report["cmd"], cwd=ROOT, env=report["env"], stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL, start_new_session=True)
+        deadline = time.monotonic() + 300
+        while not any(build.glob(".work-*/main.log")):  # pdflatex has started writing
+            assert proc.poll() is None, "the build ended before LaTeX started"
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        time.sleep(1.0)
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        assert _sha(report["pdf"]) == report["sha"]  # untouched, never truncated
+        out = subprocess.run(report["cmd"], capture_output=True, text=True, cwd=ROOT, env=report["env"])
+        assert out.returncode == 0, out.stderr[-3000:]
+        assert _sha(report["pdf"]) == report["sha"]
+        assert not list(build.glob(".work-*"))  # the killed build's directory was cleared
+        assert json.loads((ROOT / "results" / "verification.json").read_text())  # still a whole report
