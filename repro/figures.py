@@ -196,7 +196,8 @@ def error_vs_target(target, mse, colors, xlabel, r2):
     xs = np.array([target.min(), target.max()])
     ax.plot(xs, slope * xs + intercept, "k--", lw=0.7, label=f"$R^2 = {r2:.3f}$")
     ax.set_xlabel(xlabel, labelpad=1)
-    ax.set_ylabel("MSE", labelpad=1)
+    ax.yaxis.set_major_locator(MaxNLocator(4))
+    ax.set_ylabel("MSE", labelpad=3)
     ax.legend(loc="upper left", handlelength=1.5)
     return fig
 
@@ -334,7 +335,7 @@ def suppression_lobes(configs: dict[str, tuple[callable, callable]]):
     """configs: title -> (strength h(alpha), map z -> z'). Top: each unit vector joined to its
     suppressed image (blue), the strength as a lobe (orange); bottom: strength against alignment."""
     fig = figure(FULL, 2.75)
-    fig.get_layout_engine().set(wspace=0.06)
+    fig.get_layout_engine().set(wspace=0.09)
     axes = fig.subplots(2, len(configs), height_ratios=(1.35, 1))
     theta = np.linspace(-np.pi, np.pi, 73)
     z = np.stack([np.cos(theta), np.sin(theta)], axis=1)
@@ -366,7 +367,7 @@ def repulsion_lobes(configs: dict[str, tuple[callable, callable]]):
     """configs: title -> (mapping m(alpha), map z -> z'). Top: each unit vector joined to its
     rotated image along a chord; bottom: m against alignment, the shaded gap the reduction."""
     fig = figure(FULL, 2.75)
-    fig.get_layout_engine().set(wspace=0.06)
+    fig.get_layout_engine().set(wspace=0.09)
     axes = fig.subplots(2, len(configs), height_ratios=(1.35, 1))
     theta = np.linspace(-np.pi, np.pi, 73)
     z = np.stack([np.cos(theta), np.sin(theta)], axis=1)

@@ -36,9 +36,14 @@ def _escape(m: re.Match) -> str:
     return _UNICODE.get(c, f"[U+{ord(c):04X}]")
 
 
+_POWER = re.compile(r"\^(\d+)")
+
+
 def tex(value) -> str:
-    """Escape a string for LaTeX text mode (specials, and Unicode symbols pdfLaTeX lacks)."""
-    return _TEX_RE.sub(_escape, str(value))
+    """Escape a string for LaTeX text mode (specials, and Unicode symbols pdfLaTeX lacks); a
+    power written x^2 becomes a superscript and +- a plus-minus sign."""
+    parts = _POWER.split(str(value).replace("+-", "±"))
+    return "".join(_TEX_RE.sub(_escape, p) if i % 2 == 0 else rf"\textsuperscript{{{p}}}" for i, p in enumerate(parts))
 
 
 def sig(value, digits: int = 3, signed: bool = False, small: float = 0.01) -> str:

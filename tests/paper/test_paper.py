@@ -28,6 +28,7 @@ def test_tex_escapes_specials_double_hyphens_and_unicode():
     assert tex("ex-2.4.1") == "ex-2.4.1"  # file names stay file names
     assert tex("108 ≈ 0.11") == r"108 $\approx$ 0.11"
     assert tex("\u2603") == "[U+2603]"  # never a character pdfLaTeX cannot typeset
+    assert tex("R^2 = 0.95 +- 0.02") == r"R\textsuperscript{2} = 0.95 ± 0.02"
 
 
 def test_numbers_keep_three_significant_figures_and_signs():
