@@ -94,6 +94,14 @@ def printed(value, precision: int) -> str:
     return ("$-$" if value < 0 else "") + f"{abs(value):.{precision}f}"
 
 
+def keyvalue(v: float) -> str:
+    """A keyframe value as the dopesheet writes it: 0.01, 0.25, 10^{-8} (math)."""
+    if v != 0 and abs(v) < 1e-3:
+        m, x = f"{v:.0e}".split("e")
+        return f"$10^{{{int(x)}}}$" if m == "1" else f"${m}\\times10^{{{int(x)}}}$"
+    return f"${v:g}$"
+
+
 def environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("repro", "templates"),
@@ -103,7 +111,8 @@ def environment() -> jinja2.Environment:
         trim_blocks=True, lstrip_blocks=True, autoescape=False,
         undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
     )
-    env.filters.update(tex=tex, sig=sig, number=number, integer=integer, printed=printed, like=like)
+    env.filters.update(tex=tex, sig=sig, number=number, integer=integer, printed=printed, like=like,
+                       keyvalue=keyvalue)
     return env
 
 

@@ -27,6 +27,7 @@ from repro.errors import ReproError
 from repro.paper.collect import (Experiment, Layout, collect, figures_dir, paper_dir, read_layout,
                                  read_registry, read_verification, run_verification, tables_dir,
                                  verification_path)
+from repro.paper.tables import keyframes, write_tables
 
 SOURCE_DATE_EPOCH = "1767225600"  # 2026-01-01, fixed so rebuilds are byte-identical
 LATEXMK = ["latexmk", "-pdf", "-interaction=nonstopmode", "-halt-on-error", "-file-line-error"]
@@ -61,14 +62,8 @@ def _context(e: Experiment, figs: dict, layout: Layout) -> dict:
     return {"e": e, "figs": figs, "titles": {"baseline": "Baseline", **{n: e.intervention_name(n) for n in ivs}},
             "main_panels": ["baseline", *main], "extra_panels": [n for n in ivs if n not in main],
             "note": e.layout.caption, "extras_note": e.layout.extras_caption,
-            "keyframes": _keyframes(e), "tables": [t.id for t in layout.tables if t.place == e.name],
+            "keyframes": keyframes(e), "tables": [t.id for t in layout.tables if t.place == e.name],
             "text": f"sections/{e.name}.tex" if text.exists() else None}
-
-
-def _keyframes(e: Experiment) -> list[dict]:
-    from repro.paper.tables import keyframes
-
-    return keyframes(e)
 
 
 def write_sections(data: dict[str, Experiment], figs: dict[str, dict], layout: Layout, out: Path) -> list[str]:
@@ -190,7 +185,6 @@ def build(jobs: int | None = None, log: Callable[[str], None] = _log) -> Path:
     from repro import figures as FG
     from repro import machine
     from repro.paper.figures import Painter, common_figures, experiment_figures
-    from repro.paper.tables import write_tables
 
     t0 = time.perf_counter()
     layout = read_layout()
@@ -211,7 +205,7 @@ def build(jobs: int | None = None, log: Callable[[str], None] = _log) -> Path:
     tables = write_tables(data, layout, registry, verification, tables_out)
     tables += write_sections(data, figs, layout, tables_out)
     sources = [tables_out / t for t in tables]
-    for s in paint.drawn.stems:
+    for s in paint.stems:
         sources += [figs_out / f"{s}.pgf", *figs_out.glob(f"{s}-img*.png")]
     sources += [p for p in paper_dir().glob("*.tex") if p.name != "main.tex"]
     sources += list((paper_dir() / "sections").glob("*.tex"))

@@ -17,7 +17,6 @@ import json
 import math
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -49,30 +48,21 @@ def stem(*parts: str) -> str:
     return name
 
 
-@dataclass
-class Drawn:
-    """What was drawn: every figure's stem, and which were redrawn this time."""
-
-    stems: list[str] = field(default_factory=list)
-    redrawn: list[str] = field(default_factory=list)
-
-
 class Painter:
-    """Draws a figure unless its saved stamp matches."""
+    """Draws a figure unless its saved stamp matches; `stems` lists every figure it was asked for."""
 
     def __init__(self, out: Path, log: Callable[[str], None]):
         self.out, self.log, self.code = out, log, code_stamp()
-        self.drawn = Drawn()
+        self.stems: list[str] = []
 
     def __call__(self, name: str, stamp_parts, draw: Callable[[], object]) -> str:
         from repro import figures as FG
 
         stamp = _stamp(self.code, stamp_parts)
         path = self.out / name
-        self.drawn.stems.append(name)
+        self.stems.append(name)
         if FG.stamp_of(path) != stamp:
             FG.save(draw(), path, stamp)
-            self.drawn.redrawn.append(name)
             self.log(f"figure {name}")
         return name
 

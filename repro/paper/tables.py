@@ -126,17 +126,9 @@ def sweeps_table(data: dict[str, Experiment], registry: Registry, verification: 
     return render("sweeps.tex.j2", blocks=blocks, total=first.metrics["label_counts"]["total"])
 
 
-def _short(v: float) -> str:
-    """A keyframe value as the dopesheet writes it: 0.01, 0.25, 10^{-8}."""
-    if v != 0 and abs(v) < 1e-3:
-        m, x = f"{v:.0e}".split("e")
-        return f"10^{{{int(x)}}}" if m == "1" else f"{m}\\times10^{{{int(x)}}}"
-    return f"{v:g}"
-
-
 def keyframes(e: Experiment) -> list[dict]:
     """Each schedule track's resolved keyframes (step, value), for the table under the schedule."""
-    return [{"name": t.name, "keys": [(k.step, _short(k.value)) for k in t.keys]} for t in e.spec.sheet.tracks]
+    return [{"name": t.name, "keys": [(k.step, k.value) for k in t.keys]} for t in e.spec.sheet.tracks]
 
 
 # ---------------------------------------------------------------------------------------------
