@@ -111,6 +111,7 @@ def environment() -> jinja2.Environment:
         trim_blocks=True, lstrip_blocks=True, autoescape=False,
         undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
     )
+    env.filters["breakdots"] = lambda text: text.replace(".", r".\allowbreak{}")  # long ids may break after a dot
     env.filters.update(tex=tex, sig=sig, number=number, integer=integer, printed=printed, like=like,
                        keyvalue=keyvalue)
     return env
