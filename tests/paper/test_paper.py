@@ -72,7 +72,8 @@ def test_verification_listing_groups_by_source_with_subtotals():
     text = verification_listing(v, ["ex-1"])
     assert text.index("Paper: ex-1") < text.index("Notebooks: ex-1")
     assert "2 checked: 1 pass, 1 FAIL" in text and "1 checked: 1 differs" in text
-    assert r"\texttt{paper.t.}" in text and r"\texttt{red.baseline}" in text  # shared id prefix once
+    assert r"\texttt{paper.\allowbreak{}t.\allowbreak{}}" in text  # the ids' shared prefix, once, breakable
+    assert r"\texttt{red.baseline}" in text and r"\texttt{cyan.baseline}" in text
     assert r"ex-1 notebook\_cell" in text and r"\stfail{FAIL}" in text
 
 
