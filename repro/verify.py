@@ -284,6 +284,7 @@ class Check:
     difference: float | None
     spread: float | None  # range of the measured float-noise draws
     band: float | None  # half-width of the noise band
+    draws: list[float] | None  # [smallest, largest] of the measured draws
     status: str
     reason: str
     note: str = ""
@@ -295,7 +296,7 @@ def _value(entry: Entry, data) -> float:
 
 
 def check_numbers(entries: list[Entry], data: Data) -> list[Check]:
-    values, spreads = {}, {}
+    values, spreads, ranges = {}, {}, {}
     for e in entries:
         try:
             values[e.id] = _value(e, data.scope(e.experiment, e.scope))
@@ -307,6 +308,7 @@ def check_numbers(entries: list[Entry], data: Data) -> list[Check]:
             try:
                 vals = [_value(e, d) for d in draws]
                 spreads[e.id] = max(vals) - min(vals)
+                ranges[e.id] = [min(vals), max(vals)]
             except (KeyError, IndexError, TypeError, ValueError, ZeroDivisionError):
                 spreads[e.id] = None
     chaotic = {x: J.chaotic([(e.value, e.decimals, spreads.get(e.id)) for e in entries if e.experiment == x])
@@ -316,7 +318,7 @@ def check_numbers(entries: list[Entry], data: Data) -> list[Check]:
         v = values[e.id]
         if isinstance(v, Exception):
             out.append(Check(e.id, e.experiment, e.source, e.group, e.kind, e.path, e.value, e.decimals, None, None,
-                             None, None, J.FAIL, f"not found in the {e.scope} result: {v}", e.note, e.code_value))
+                             None, None, None, J.FAIL, f"not found in the {e.scope} result: {v}", e.note, e.code_value))
             continue
         spread = spreads.get(e.id)
         if e.kind == "discrepancy":
@@ -328,7 +330,7 @@ def check_numbers(entries: list[Entry], data: Data) -> list[Check]:
             verdict = J.judge(e.value, e.decimals, v, spread, chaotic[e.experiment])
             status, reason = verdict.status, verdict.reason
         out.append(Check(e.id, e.experiment, e.source, e.group, e.kind, e.path, e.value, e.decimals, v,
-                         v - e.value, spread, verdict.band, status, reason, e.note, e.code_value))
+                         v - e.value, spread, verdict.band, ranges.get(e.id), status, reason, e.note, e.code_value))
     return out
 
 
@@ -454,8 +456,10 @@ def verify(registry: Registry, data: Data, experiments: list[str] | None = None,
                and not (quick and e.scope == "sweep")]
     checks = check_numbers(entries, data)
     claims = [] if quick else check_claims(registry.claims, data, experiments)
-    from repro.machine import environment
+    from repro.machine import environment, pinned
 
+    with pinned():  # the settings the results were computed with
+        env = environment(ROOT)
     return {
         "counts": {s: sum(c.status == s for c in checks) for s in J.STATUSES},
         "failed": [c.id for c in checks if c.status == J.FAIL] + [f"claim {c.id} ({c.experiment})" for c in claims if not c.ok],
@@ -473,7 +477,7 @@ def verify(registry: Registry, data: Data, experiments: list[str] | None = None,
         "experiments": experiment_summaries(checks, data),
         "entries": [asdict(c) for c in checks],
         "claims": [asdict(c) for c in claims],
-        "environment": environment(ROOT),
+        "environment": env,
     }
 
 
@@ -483,10 +487,22 @@ def output_path(report: dict, results: Path) -> Path:
 
 
 def write_report(report: dict, results: Path) -> Path:
+    """Write the report with the date it was first computed; an unchanged report is left as it
+    is (so a rebuild of the paper with nothing changed stays byte-identical)."""
+    from datetime import datetime, timezone
+
     from repro.results import atomic_write_text
 
     path = output_path(report, results)
-    atomic_write_text(path, json.dumps(report, indent=1, default=float) + "\n")
+    try:
+        old = json.loads(path.read_text())
+    except (OSError, ValueError):
+        old = None
+    fresh = json.loads(json.dumps(report, default=float))
+    if isinstance(old, dict) and {k: v for k, v in old.items() if k != "date"} == fresh:
+        return path
+    fresh["date"] = datetime.now(timezone.utc).strftime("%Y-%m-%d")
+    atomic_write_text(path, json.dumps(fresh, indent=1) + "\n")
     return path
 
 

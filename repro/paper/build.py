@@ -1,7 +1,8 @@
 """`repro paper`: results -> figures and tables -> paper/build/main.pdf, redoing only what changed.
 
 1. collect: each experiment's sweep and selected run (computed only if missing);
-2. the verification report (results/verification.json from `repro verify`; run here only if missing);
+2. the verification (`repro verify`: float-noise bands, every number, every claim; cached, so
+   seconds when nothing changed), written to results/verification.json;
 3. figures (PGF + PNG preview; each redrawn only when the stamp of its inputs changed) and
    tables (Jinja2), written into figures/ and tables/;
 4. LaTeX, in a fresh directory seeded with the last good build's auxiliary files; the PDF is
@@ -181,6 +182,17 @@ def compile_pdf(sources: list[Path], log: Callable[[str], None] = _log) -> Path:
 # ---------------------------------------------------------------------------------------------
 
 
+def write_front(data: dict[str, Experiment], out: Path) -> list[str]:
+    """tables/front.tex: claims, fidelity, provenance and differences, from the verification report."""
+    import json
+
+    from repro.paper.front import front_matter
+
+    text = front_matter(json.loads(verification_path().read_text()), data)
+    _write_if_changed(out / "front.tex", text)
+    return ["front.tex"]
+
+
 def build(jobs: int | None = None, log: Callable[[str], None] = _log) -> Path:
     from repro import figures as FG
     from repro import machine
@@ -189,8 +201,7 @@ def build(jobs: int | None = None, log: Callable[[str], None] = _log) -> Path:
     t0 = time.perf_counter()
     layout = read_layout()
     data = collect(layout, jobs, log)
-    verification = read_verification(verification_path() if verification_path().exists()
-                                     else run_verification(data, jobs, log))
+    verification = read_verification(run_verification(data, jobs, log))  # cached: seconds when nothing changed
     stale = verification.stale(data)
     if stale:
         log(f"warning: results/verification.json checked other models of {', '.join(stale)}; "
@@ -203,6 +214,7 @@ def build(jobs: int | None = None, log: Callable[[str], None] = _log) -> Path:
         common_figures(paint)
         figs = {name: experiment_figures(e, paint) for name, e in data.items()}
     tables = write_tables(data, layout, registry, verification, tables_out)
+    tables += write_front(data, tables_out)
     tables += write_sections(data, figs, layout, tables_out)
     sources = [tables_out / t for t in tables]
     for s in paint.stems:

@@ -128,20 +128,18 @@ class Experiment:
 
 def collect(layout: Layout, jobs: int | None = None, log: Log = print) -> dict[str, Experiment]:
     """Each experiment's sweep (once) and the run it selected; computed only where missing."""
-    from repro.executors import make_executor
+    from repro.executors import running
     from repro.progress import ProgressLine
     from repro.runner import run_one
     from repro.sweep import run_sweep
 
     out: dict[str, Experiment] = {}
-    executor = None
-    try:
+    with running("local", jobs) as executor:
         for name, lay in layout.experiments.items():
             spec = load_spec(name)
             summary = None
             seed = spec.seed
             if lay.sweep:
-                executor = executor or make_executor("local", jobs)
                 _, summary = run_sweep(spec, executor=executor, progress=log, log=log)
                 seed = summary["selected_seed"]
                 if seed != spec.seed:
@@ -151,9 +149,6 @@ def collect(layout: Layout, jobs: int | None = None, log: Log = print) -> dict[s
             path, metrics, _ = run_one(selected, progress=ProgressLine(f"{name} seed {seed}"), log=log)
             training = json.loads((path.parent / "training.json").read_text())
             out[name] = Experiment(lay, selected, metrics, path, training, summary)
-    finally:
-        if executor is not None:
-            executor.shutdown()
     return out
 
 

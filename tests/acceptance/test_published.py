@@ -20,15 +20,8 @@ pytestmark = pytest.mark.acceptance
 
 
 @pytest.fixture(scope="module")
-def results(tmp_path_factory):
-    path = os.environ.get("REPRO_TEST_RESULTS") or str(tmp_path_factory.mktemp("results"))
-    old = os.environ.get("REPRO_RESULTS")
-    os.environ["REPRO_RESULTS"] = path
-    yield path
-    if old is None:
-        del os.environ["REPRO_RESULTS"]
-    else:
-        os.environ["REPRO_RESULTS"] = old
+def results(shared_results):
+    return str(shared_results)
 
 
 EXPERIMENTS = sorted({e.experiment for e in V.load_registry().entries})

@@ -119,12 +119,10 @@ def _text(pdf) -> str:
 
 
 @pytest.fixture(scope="module")
-def report(tmp_path_factory):
-    """The report built into a temporary directory from the repository's results cache (read,
-    and written only where a cached record is missing) and a copy of its drawn figures."""
-    results = ROOT / "results"
-    if not (results / "verification.json").exists():
-        pytest.skip("needs the results cache with a verification report (make paper, or repro verify)")
+def report(tmp_path_factory, shared_results):
+    """The report built into a temporary directory from the shared results cache (computed where
+    missing: from a fresh clone, every sweep, band and claim) and a copy of its drawn figures."""
+    results = shared_results
     tmp = tmp_path_factory.mktemp("report")
     shutil.copytree(ROOT / "paper", tmp / "paper", ignore=shutil.ignore_patterns("build"))
     shutil.copytree(ROOT / "figures", tmp / "figures", ignore=shutil.ignore_patterns(".*"))
@@ -135,7 +133,7 @@ def report(tmp_path_factory):
     assert out.returncode == 0, out.stderr[-3000:]
     pdf = tmp / "paper" / "build" / "main.pdf"
     assert out.stdout.strip() == str(pdf)
-    return {"tmp": tmp, "env": env, "cmd": cmd, "pdf": pdf, "sha": _sha(pdf)}
+    return {"tmp": tmp, "env": env, "cmd": cmd, "pdf": pdf, "sha": _sha(pdf), "results": results}
 
 
 @pytest.mark.paper
@@ -156,7 +154,8 @@ class TestTheReport:
         # Table 1's reproduced cells, computed here from the selected runs (not copied from the PDF)
         layout = read_layout(report["tmp"] / "paper" / "report.toml")
         data = collect(layout, log=lambda m: None)
-        table1 = text[text.index("Table 1:"):text.index("Table 2:")]
+        start = text.index("The paper’s Table 1, reproduced")  # (pdftotext's apostrophe)
+        table1 = text[start:text.index("The paper’s Table 2, reproduced")]
         shown = 0
         for exp, col in (("ex-2.4.1", "suppression"), ("ex-2.4.1", "ablation"), ("ex-2.9.1", "suppression"),
                          ("ex-2.9.1", "ablation")):
@@ -166,6 +165,13 @@ class TestTheReport:
                     shown += 1
         assert shown >= 4
         assert "+0.343" in table1  # the published isolated red ablation, beside ours
+        # The front matter: the claims table with its per-seed counts, fidelity and provenance.
+        front = text[:text.index("Where it differs and why")]
+        verification = json.loads((report["results"] / "verification.json").read_text())
+        assert "Table 1: The paper’s claims" in front and "Provenance." in front and "Fidelity per experiment" in front
+        for c in verification["claims"][:5]:
+            assert f"{c['seeds_holding']}/{c['seeds']}" in front
+        assert "not from the authors’ checkpoints" in front.replace("\n", " ")
 
     def test_a_rebuild_with_nothing_changed_is_byte_identical_and_quick(self, report):
         t0 = time.perf_counter()
@@ -193,4 +199,4 @@ class TestTheReport:
         assert out.returncode == 0, out.stderr[-3000:]
         assert _sha(report["pdf"]) == report["sha"]
         assert not list(build.glob(".work-*"))  # the killed build's directory was cleared
-        assert json.loads((ROOT / "results" / "verification.json").read_text())  # still a whole report
+        assert json.loads((report["results"] / "verification.json").read_text())  # still a whole report
