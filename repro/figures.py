@@ -245,6 +245,14 @@ def dopesheet(realized: dict[str, list[float]], keys: dict[str, list[tuple[int, 
 # Sweeps (paper Figs. 11, 13)
 
 
+def _log_axis(ax, v: np.ndarray) -> None:
+    """A log x axis around the positive values of v, with legible ticks."""
+    ax.set_xscale("log")
+    lo, hi = np.nanmin(v[v > 0]), np.nanmax(v)
+    ax.set_xlim(lo / 1.4, hi * 1.4)
+    _log_ticks(ax.xaxis, lo / 1.4, hi * 1.4)
+
+
 def _log_ticks(axis, lo: float, hi: float) -> None:
     """Legible log ticks: decades, or 1-2-5 (or every integer) within a short range."""
     decades = math.log10(hi / lo) if lo > 0 and hi > lo else 0
@@ -285,10 +293,7 @@ def sweep(runs: list[dict], metrics: dict[str, str], log: set[str], selected: in
         ax.scatter(v[is_sel], y[is_sel], s=30, marker="*", color=SELECTED, zorder=5, linewidths=0)
         ax.set_yticks([])
         if m in log:
-            ax.set_xscale("log")
-            lo, hi = np.nanmin(v[v > 0]), np.nanmax(v)
-            ax.set_xlim(lo / 1.4, hi * 1.4)
-            _log_ticks(ax.xaxis, lo / 1.4, hi * 1.4)
+            _log_axis(ax, v)
         ax.set_xlabel(metrics[m], labelpad=1)
     score = values("score")
     first = None
@@ -300,10 +305,7 @@ def sweep(runs: list[dict], metrics: dict[str, str], log: set[str], selected: in
         ax.scatter(v[is_par], score[is_par], s=9, color=PARETO, linewidths=0, label="Pareto front")
         ax.scatter(v[is_sel], score[is_sel], s=40, marker="*", color=SELECTED, linewidths=0, label="selected")
         if m in log:
-            ax.set_xscale("log")
-            lo, hi = np.nanmin(v[v > 0]), np.nanmax(v)
-            ax.set_xlim(lo / 1.4, hi * 1.4)
-            _log_ticks(ax.xaxis, lo / 1.4, hi * 1.4)
+            _log_axis(ax, v)
         ax.set_xlabel(metrics[m], labelpad=1)
         if c == 0:
             ax.set_ylabel(metrics["score"])
