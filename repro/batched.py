@@ -20,7 +20,7 @@ from torch.func import functional_call, grad, vmap
 from repro.model import SphericalAutoencoder
 from repro.regularizers import Regularizer
 from repro.replay import BatchPlan
-from repro.train import FastAdam, TrainResult, ValidationSet, _check_finite, _weight, count_labels, validate
+from repro.train import FastAdam, TrainResult, ValidationSet, _weight, count_labels, first_non_finite, validate
 
 
 def train_many(
@@ -55,6 +55,7 @@ def train_many(
     val_history: list[list[tuple[int, dict[str, float]]]] = [[] for _ in models]
     template.train()
     checked = 0
+    diverged: list[tuple[int, float] | None] = [None] * len(models)
     for k in range(n_steps):
         row = min(k, last_row)
         x = torch.stack([colors[p.index[k]] for p in plans])
@@ -68,8 +69,9 @@ def train_many(
                 if k in p.validate_after:
                     val_history[i].append((k + 1, validate(_unstack(template, stacked, i), validation, regularizers)))
         if (k + 1) % 50 == 0 or k + 1 == n_steps:
-            for i in range(len(models)):
-                _check_finite(losses[i], checked, k + 1)
+            for i in range(len(models)):  # a diverged seed is recorded and trains on (as NaN) beside the others
+                if diverged[i] is None:
+                    diverged[i] = first_non_finite(losses[i], checked, k + 1)
             checked = k + 1
             if progress is not None:
                 progress(k + 1, n_steps)
@@ -78,7 +80,7 @@ def train_many(
     for i, p in enumerate(plans):
         model = _unstack(template, stacked, i)
         out.append(TrainResult(model, count_labels(p, regularizers, schedule, n_steps), val_history[i],
-                               float(losses[i, -1]), elapsed / len(models), losses[i].clone()))
+                               float(losses[i, -1]), elapsed / len(models), losses[i].clone(), diverged[i]))
     return out
 
 

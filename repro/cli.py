@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 
 import click
@@ -20,6 +21,7 @@ class ReproGroup(click.Group):
             click.secho(f"error: {e}", fg="red", err=True)
             sys.exit(2)
         except KeyboardInterrupt:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)  # one Ctrl-C is enough: let the exit finish
             click.secho("interrupted: what finished is cached (run the same command to resume); nothing "
                         "half-written was kept", fg="yellow", err=True)
             sys.exit(130)
@@ -53,11 +55,14 @@ def main():
 @main.command("list")
 def list_cmd():
     """List the experiments (specs in experiments/)."""
+    from repro.errors import SpecError
     from repro.spec import available, load_spec
 
     for name in available():
-        spec = load_spec(name)
-        click.echo(f"{name:22s} {spec.about.title}")
+        try:
+            click.echo(f"{name:22s} {load_spec(name).about.title}")
+        except SpecError as e:  # one broken spec does not hide the others
+            click.echo(f"{name:22s} (invalid: {e})")
 
 
 @main.command()
@@ -123,7 +128,9 @@ def sweep(experiment, seeds, jobs, executor, scheduler, overrides):
     from repro.sweep import run_sweep
 
     spec = load_spec(experiment, list(overrides))
-    seed_list = parse_seeds(seeds or spec.sweep.seeds)
+    seed_list = parse_seeds(spec.sweep.seeds if seeds is None else seeds)
+    if scheduler and executor != "dask":
+        raise ReproError(f"--scheduler needs --executor dask (this sweep uses {executor})")
     _writable_results()
     with running(executor, jobs, scheduler, log=_log) as ex:
         path, summary = run_sweep(spec, seed_list, ex, progress=_log, log=_log)

@@ -27,6 +27,7 @@ _HEADER = re.compile(r"^(?P<prop>[^:]+)(?::(?P<space>[^:]*))?(?::(?P<easing>[^:]
 _COUNT = re.compile(r"[1-9]\d*")
 _FRACTION = re.compile(r"\d*\.\d+")
 _LOG_FLOOR = 1e-10
+MAX_STEP = 1_000_000  # a schedule of a million steps; beyond that a typo is likelier than intent
 
 
 @dataclass(frozen=True)
@@ -72,7 +73,11 @@ class Dopesheet:
     def realize(self, n_steps: int | None = None) -> dict[str, list[float]]:
         """Every property's value at steps 0..n_steps-1 (float64, exact zeros kept exact)."""
         n = len(self) if n_steps is None else n_steps
-        return {tr.name: [track_value(tr, t) for t in range(n)] for tr in self.tracks}
+        out = {}
+        for tr in self.tracks:
+            keys = _effective_keys(tr)  # once per track, not once per step
+            out[tr.name] = [track_value(tr, t, keys) for t in range(n)]
+        return out
 
 
 def minjerk(tau: float) -> float:
@@ -100,8 +105,8 @@ def _effective_keys(track: Track) -> list[Keyframe]:
     return keys
 
 
-def track_value(track: Track, t: float) -> float:
-    keys = _effective_keys(track)
+def track_value(track: Track, t: float, keys: list[Keyframe] | None = None) -> float:
+    keys = _effective_keys(track) if keys is None else keys
     if not keys:
         return 0.0
     if track.space == "log":
@@ -139,6 +144,8 @@ def resolve_steps(raw: list[str], source: str = "<dopesheet>") -> list[int]:
         line = i + 2  # header is line 1
         where = f"{source}, line {line}, column STEP"
         if i in anchors:
+            if int(s) > MAX_STEP:
+                raise SpecError(f"{where}: step {s} is beyond {MAX_STEP}")
             out.append(int(s))
             continue
         if not s or s[0] not in "+-":
@@ -173,7 +180,7 @@ def resolve_steps(raw: list[str], source: str = "<dopesheet>") -> list[int]:
             raise SpecError(
                 f"{where}: {cell!r} is not a step; after +/- use a count (+10) or a fraction (+0.5)"
             )
-        out.append(max(step, 0))
+        out.append(max(step, 0))  # upstream clamps a relative step before 0 to 0 (method-spec §5.2)
     return out
 
 
@@ -232,11 +239,13 @@ def parse_dopesheet(text: str, source: str = "<dopesheet>") -> Dopesheet:
                 raise SpecError(f"{where}: {cell!r} is not a number (leave the cell empty for no key)") from None
             if not math.isfinite(v):
                 raise SpecError(f"{where}: {cell!r} is not a finite number")
-            if name == "lr" and v < 0:
-                raise SpecError(f"{where}: learning rate {v} is negative; it must be >= 0")
+            if v < 0:
+                raise SpecError(f"{where}: {v} is negative; learning rates and weights must be >= 0")
             if keys and keys[-1].step == steps[i]:
                 raise SpecError(f"{where}: a second key for {name!r} at step {steps[i]}")
             keys.append(Keyframe(steps[i], v))
+        if not keys:
+            raise SpecError(f"{source}, column {name!r}: no keyframes (an empty column would hold 0 on every step)")
         tracks.append(Track(name, tuple(keys), space, easing))
     return Dopesheet(tuple(tracks), tuple(steps), phases, source)
 
@@ -244,7 +253,7 @@ def parse_dopesheet(text: str, source: str = "<dopesheet>") -> Dopesheet:
 def load_dopesheet(path: Path) -> Dopesheet:
     from repro.files import read_text
 
-    return parse_dopesheet(read_text(Path(path), "dopesheet"), str(path))
+    return parse_dopesheet(read_text(Path(path), "dopesheet").removeprefix("\ufeff"), str(path))  # a BOM is no column
 
 
 def to_markdown(sheet: Dopesheet) -> str:

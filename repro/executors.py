@@ -57,6 +57,42 @@ def _orphan_watchdog(parent: int) -> None:
     threading.Thread(target=watch, daemon=True).start()
 
 
+@contextlib.contextmanager
+def _ctrl_c_ignored() -> Iterator[None]:
+    """Processes started inside inherit "ignore Ctrl-C" (an ignored signal stays ignored across
+    exec): Ctrl-C at a terminal reaches the whole process group, and the driver, not each
+    worker, must handle it. Only the main thread may change signal handlers."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+@contextlib.contextmanager
+def deferred_interrupt() -> Iterator:
+    """Inside, Ctrl-C only records itself; the caller asks `interrupted()` where it is safe to
+    stop. A second Ctrl-C stops at once."""
+    if threading.current_thread() is not threading.main_thread():
+        yield lambda: False
+        return
+    hits = []
+
+    def handler(signum, frame):
+        hits.append(signum)
+        if len(hits) > 1:
+            raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield lambda: bool(hits)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def _worker_init(parent: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the driver's to handle
     _orphan_watchdog(parent)
@@ -72,10 +108,15 @@ class LocalExecutor(ProcessPoolExecutor):
         self.jobs = jobs
         self._manager: SyncManager | None = None
 
+    def submit(self, fn, /, *args, **kwargs):
+        with _ctrl_c_ignored():  # workers are spawned here
+            return super().submit(fn, *args, **kwargs)
+
     def progress_queue(self):
         if self._manager is None:
             self._manager = SyncManager(ctx=self._ctx)
-            self._manager.start(_worker_init, (os.getpid(),))
+            with _ctrl_c_ignored():
+                self._manager.start(_worker_init, (os.getpid(),))
         return self._manager.Queue()
 
     def shutdown(self, wait=True, *, cancel_futures=False):
@@ -123,13 +164,14 @@ def make_executor(name: str, jobs: int | None = None, scheduler: str | None = No
         if scheduler:
             try:
                 client = Client(scheduler, timeout="10s")
-            except OSError as e:
-                raise ReproError(f"cannot reach the Dask scheduler at {scheduler}: {e}") from None
+            except (OSError, ValueError, TypeError) as e:
+                raise ReproError(f"cannot reach the Dask scheduler at {scheduler!r}: {e} (give tcp://host:port)") from None
         else:
             # Quiet workers (their connection errors while stopping are not the user's business),
             # and workers that close themselves if the scheduler in this process disappears.
-            cluster = LocalCluster(n_workers=min(jobs or cores(), cores()), threads_per_worker=1, processes=True,
-                                   dashboard_address=None, silence_logs=logging.CRITICAL, death_timeout=10)
+            with _ctrl_c_ignored():
+                cluster = LocalCluster(n_workers=min(jobs or cores(), cores()), threads_per_worker=1, processes=True,
+                                       dashboard_address=None, silence_logs=logging.CRITICAL, death_timeout=10)
             client = Client(cluster)
         return _DaskExecutor(client, jobs or len(client.scheduler_info().get("workers", {})) or 1)
     raise ReproError(f"unknown executor {name!r}; use one of {', '.join(EXECUTORS)}")

@@ -51,11 +51,15 @@ def check_syntax(expr: str) -> None:
     """Raise ExpressionError unless `expr` is a valid expression (without reading any data)."""
     if "{" not in expr and _PATH.fullmatch(expr):
         return  # a plain field path
+    if len(expr) > 10_000:
+        raise ExpressionError(f"{expr[:40]!r}...: longer than 10,000 characters")
     try:
         tree = ast.parse(_FIELD.sub("_v0", expr), mode="eval")
+        _validate(tree.body, expr)
     except SyntaxError as e:
         raise ExpressionError(f"{expr!r}: {e.msg}") from None
-    _validate(tree.body, expr)
+    except (RecursionError, MemoryError):
+        raise ExpressionError(f"{expr[:40]!r}...: nested too deeply") from None
 
 
 def _validate(n, expr: str) -> None:

@@ -40,3 +40,26 @@ def ensure_writable(folder: Path, what: str = "results") -> Path:
         raise ReproError(f"cannot write {what} to {folder}: {e.strerror or e}; set REPRO_RESULTS to a writable "
                          "folder") from None
     return folder
+
+
+def regular_bytes(path: Path) -> bytes | None:
+    """A cached file's bytes, or None if it is missing or not a regular file (a FIFO in the
+    cache would otherwise block a reader forever, a directory raise)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError:
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            return f.read()
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
+def write_error(path: Path, e: OSError) -> ReproError:
+    """One line for a write that failed: a full disk, a read-only folder, a path taken by a folder."""
+    return ReproError(f"cannot write {path}: {e.strerror or e}; nothing half-written was kept")

@@ -197,7 +197,7 @@ class SuppressionSpec(InterventionKind):
         yield from super().problems(spec)
         yield from unit_vector("concept", self.concept, spec.model.latent_dim)
         yield from finite("falloff.max_angle", self.falloff.max_angle, 0.0, 180.0, "an angle in [0, 180] degrees")
-        yield from finite("falloff.strength", self.falloff.strength)
+        yield from finite("falloff.strength", self.falloff.strength, 0.0, 1.0, "a strength in [0, 1]")
         yield from finite("falloff.power", self.falloff.power, 0.0, what="a finite number >= 0")
 
     def latent_map(self, generator: torch.Generator) -> LatentMap:

@@ -36,6 +36,7 @@ import numpy as np
 import torch
 
 from repro.errors import ReproError
+from repro.files import regular_bytes, write_error
 from repro.spec import ROOT, Spec, to_toml
 
 TRAINING = "training.json"
@@ -43,7 +44,7 @@ METRICS = "metrics.json"
 
 
 def results_dir() -> Path:
-    return Path(os.environ.get("REPRO_RESULTS", ROOT / "results"))
+    return Path(os.environ.get("REPRO_RESULTS") or ROOT / "results")  # empty means unset
 
 
 def experiment_dir(spec: Spec) -> Path:
@@ -55,7 +56,10 @@ def sha256_bytes(data: bytes) -> str:
 
 
 def sha256_file(path: Path) -> str:
-    return sha256_bytes(path.read_bytes())
+    data = regular_bytes(path)
+    if data is None:
+        raise OSError(f"{path} is missing or not a regular file")
+    return sha256_bytes(data)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -73,15 +77,19 @@ _MODE = 0o666 & ~_umask()  # what open() would have given the file (mkstemp make
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write a file so that readers see the old or the new content, never half of it; the
-    temporary name is unique, so concurrent writers never share one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _stage(path.parent, path.name, data)
+    temporary name is unique, so concurrent writers never share one. A failure (a full disk, a
+    folder in the way) is one line and leaves no temporary file."""
     try:
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = _stage(path.parent, path.name, data)
+        try:
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+    except OSError as e:
+        raise write_error(path, e) from None
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -123,16 +131,24 @@ def write_training(path: Path, spec: Spec, record: dict, model: torch.nn.Module,
         "env.json": _json(env).encode(),
     }
     record = sealed({**record, "files": {name: sha256_bytes(data) for name, data in files.items()}})
-    path.mkdir(parents=True, exist_ok=True)
-    staged = {name: _stage(path, name, data) for name, data in files.items()}
+    staged: dict[str, str] = {}
     try:
+        path.mkdir(parents=True, exist_ok=True)
+        for name, data in files.items():
+            staged[name] = _stage(path, name, data)
         if replace:
             with contextlib.suppress(FileNotFoundError):
                 (path / TRAINING).unlink()  # from here on, nothing in the directory counts as valid
             for derived in list(path.glob("score-*.json")) + list(path.glob("eval-*")):
-                shutil.rmtree(derived) if derived.is_dir() else derived.unlink()
+                if derived.is_dir() and not derived.is_symlink():
+                    shutil.rmtree(derived, ignore_errors=True)  # another process may be removing it too
+                else:
+                    with contextlib.suppress(FileNotFoundError):
+                        derived.unlink()
         for name, tmp in staged.items():
             os.replace(tmp, path / name)
+    except OSError as e:
+        raise write_error(path, e) from None
     finally:
         for tmp in staged.values():
             with contextlib.suppress(FileNotFoundError):
@@ -169,7 +185,10 @@ def write_score(path: Path, key: str, record: dict) -> None:
 
 def write_evaluation(path: Path, spec: Spec, metrics: dict, env: dict) -> dict:
     metrics = sealed(metrics)
-    path.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise write_error(path, e) from None
     atomic_write_text(path / "spec.toml", to_toml(spec))
     atomic_write_text(path / "per_color.csv", per_color_csv(metrics))
     atomic_write_text(path / "env.json", _json(env))
@@ -199,9 +218,12 @@ class Cached:
 
 
 def _read_json(path: Path) -> dict | None:
+    raw = regular_bytes(path)
+    if raw is None:
+        return None
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        data = json.loads(raw.decode("utf-8"))
+    except (ValueError, RecursionError):
         return None
     return data if isinstance(data, dict) else None
 
@@ -211,6 +233,8 @@ def read_training(path: Path, inputs: dict) -> Cached:
     file = path / TRAINING
     if not file.exists():
         return Cached(None, "an unfinished result (no training.json)" if path.exists() else "")
+    if not file.is_file():
+        return Cached(None, "its training.json is not a regular file")
     record = _read_json(file)
     if record is None or not _is_sealed(record) or not isinstance(record.get("files"), dict):
         return Cached(None, "its training.json is damaged or was edited")
@@ -246,7 +270,9 @@ def load_model(path: Path, spec: Spec, record: dict | None = None):
     """The trained model of a training directory (checked against its record when given)."""
     from repro.model import SphericalAutoencoder, fingerprint
 
-    data = (path / "model.pt").read_bytes()
+    data = regular_bytes(path / "model.pt")
+    if data is None:
+        raise ReproError(f"{path / 'model.pt'} is missing or not a regular file")
     if record is not None and sha256_bytes(data) != record["files"]["model.pt"]:
         raise ReproError(f"{path / 'model.pt'} does not match its training.json; run again to retrain it")
     m = spec.model

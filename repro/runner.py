@@ -6,6 +6,7 @@ otherwise it is recomputed, and `log` is told why (stale inputs, a damaged file)
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ import torch
 
 from repro import keys, machine
 from repro import results as R
+from repro.errors import TrainingDiverged
 from repro.spec import ROOT, Spec
 from repro.train import Progress, TrainResult
 
@@ -46,6 +48,7 @@ def training_record(spec: Spec, result: TrainResult, init_sha: str, inputs: dict
         "init_sha256": init_sha,
         "model_sha256": fingerprint(result.model),
         "train_s": result.train_s,
+        "diverged": list(result.diverged) if result.diverged else None,
     }
 
 
@@ -116,6 +119,8 @@ def train_one(spec: Spec, force: bool = False, progress: Progress | None = None,
 def score_one(spec: Spec, trained: Trained, log: Log | None = None) -> float:
     from repro.evaluate import score
 
+    if trained.record.get("diverged"):
+        return math.nan  # a diverged model has no score (it is listed, never selected)
     inputs = keys.score_inputs(spec, trained.record["training_key"])
     key = keys.digest(inputs)
     file = trained.path / f"score-{key}.json"
@@ -174,6 +179,10 @@ def run_one(spec: Spec, force: bool = False, progress: Progress | None = None,
     """Train (or reuse), score and evaluate one seed: (evaluation directory, metrics, whether
     the trained model was reused)."""
     trained = train_one(spec, force, progress, log)
+    if trained.record.get("diverged"):
+        step, loss = trained.record["diverged"]
+        raise TrainingDiverged(f"training diverged: the loss is {loss} at step {step} (found by a sweep, cached in "
+                               f"{trained.path}); nothing to evaluate")
     path, metrics = cached_evaluation(spec, trained, log)
     if metrics is not None:
         return path, metrics, trained.reused

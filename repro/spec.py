@@ -35,7 +35,7 @@ MAX_SEED = 2**63 - 1  # seeds become int64 draws and generator seeds
 
 
 def experiments_dir() -> Path:
-    return Path(os.environ.get("REPRO_EXPERIMENTS", ROOT / "experiments"))
+    return Path(os.environ.get("REPRO_EXPERIMENTS") or ROOT / "experiments")  # empty means unset
 
 
 # ---------------------------------------------------------------------------------------------
@@ -161,18 +161,23 @@ class Spec(Strict):
         E = self.model.latent_dim
         if not 0 <= self.seed <= MAX_SEED:
             yield "seed", f"must lie in 0..2^63-1, got {self.seed}"
-        for f in ("latent_dim", "hidden_width", "hidden_layers"):
-            if getattr(self.model, f) < 1:
-                yield f"model.{f}", "must be >= 1"
-        if self.data.grid < 2 or self.data.batch_size < 1 or self.data.loader_workers < 0:
-            yield "data", "needs grid >= 2, batch_size >= 1 and loader_workers >= 0"
+        for f, most in (("latent_dim", 64), ("hidden_width", 4096), ("hidden_layers", 32)):
+            if not 1 <= getattr(self.model, f) <= most:
+                yield f"model.{f}", f"must lie in 1..{most}"
+        if not (2 <= self.data.grid <= 64 and 1 <= self.data.batch_size <= 65536 and 0 <= self.data.loader_workers <= 64):
+            yield "data", "needs grid in 2..64, batch_size in 1..65536 and loader_workers in 0..64"
+        for field, text in (("about.title", self.about.title), ("about.paper", self.about.paper),
+                            ("about.notebook", self.about.notebook), *((f"about.notes[{i}]", n)
+                                                                       for i, n in enumerate(self.about.notes))):
+            if any(ord(c) < 32 or ord(c) == 127 for c in text) or len(text) > 2000:
+                yield field, "must be one line of printable text (no control characters), at most 2000 characters"
         for name, lab in self.labels.items():
             yield from _name_problems("labels", name)
             yield from finite(f"labels.{name}.power", lab.power, 0.0, what="a finite number >= 0")
             yield from finite(f"labels.{name}.scale", lab.scale, 0.0, 1.0, "a probability in [0, 1]")
         v = self.validation
-        if v.grid < (2 if v.colors == "cell-centres" else 1) or v.batch_size < 1 or v.every < 1:
-            yield "validation", "needs grid >= 2 (cell-centres) or >= 1, batch_size >= 1 and every >= 1"
+        if not (v.grid >= (2 if v.colors == "cell-centres" else 1) and v.grid <= 64 and v.batch_size >= 1 and v.every >= 1):
+            yield "validation", "needs grid in 2..64 (cell-centres) or 1..64, batch_size >= 1 and every >= 1"
         for section, table in (("regularizers", self.regularizers), ("interventions", self.interventions)):
             for name, kind in table.items():
                 yield from _name_problems(section, name)
@@ -182,14 +187,15 @@ class Spec(Strict):
         if len(ev.concept_hsv) != 3 or not all(math.isfinite(x) and 0 <= x <= 1 for x in ev.concept_hsv):
             yield "evaluation.concept_hsv", "must be three numbers in [0, 1] (hue, saturation, value)"
         lc = ev.loss_cube
-        if min(lc.hues, lc.saturations, lc.values, lc.stride) < 1:
-            yield "evaluation.loss_cube", "hues, saturations, values and stride must all be >= 1"
+        if min(lc.hues, lc.saturations, lc.values, lc.stride) < 1 or lc.hues * lc.saturations * lc.values > 4_000_000:
+            yield "evaluation.loss_cube", "hues, saturations, values and stride must all be >= 1, and the cube at most 4 million colours"
         if self.score.intervention not in self.interventions:
             yield "score.intervention", (f"{self.score.intervention!r} is not one of the interventions: "
                                          f"{', '.join(self.interventions) or '(none)'}")
-        if self.score.grid < 2:
-            yield "score.grid", "must be >= 2"
-        yield from finite("score.power", self.score.power, 0.0, what="a finite number >= 0")
+        if not 2 <= self.score.grid <= 64:
+            yield "score.grid", "must lie in 2..64"
+        if not (math.isfinite(self.score.power) and self.score.power > 0):
+            yield "score.power", f"must be a finite number > 0 (a power of 0 makes every target equal), got {self.score.power!r}"
         try:
             parse_seeds(self.sweep.seeds)
         except SpecError as e:
@@ -234,9 +240,11 @@ def parse_seeds(text: str) -> list[int]:
             raise SpecError(f"seeds {text!r}: range {part!r} is empty (it goes backwards)")
         if hi > MAX_SEED:
             raise SpecError(f"seeds {text!r}: {hi} is beyond the largest seed, 2^63-1")
-        if hi - lo > 100_000:
-            raise SpecError(f"seeds {text!r}: range {part!r} has more than 100,000 seeds")
+        if hi - lo > 100_000 or len(seeds) + hi - lo > 100_000:
+            raise SpecError(f"seeds {text!r}: more than 100,000 seeds")
         seeds.update(range(lo, hi + 1))
+    if not seeds:
+        raise SpecError(f"seeds {text!r}: no seeds; use e.g. 0-59 or 0-4,10")
     return sorted(seeds)
 
 
@@ -255,6 +263,9 @@ def available() -> list[str]:
 def _locate(name_or_path: str) -> Path:
     p = Path(name_or_path)
     if p.suffix == ".toml" and p.exists():
+        if not NAME.fullmatch(p.stem.replace(".", "-")):  # the name becomes a results folder
+            raise SpecError(f"{p}: the experiment's name {p.stem!r} (the file name) is not {NAME_RULE} "
+                            "(dots allowed)")
         return p
     candidate = experiments_dir() / f"{name_or_path}.toml"
     if NAME.fullmatch(name_or_path.replace(".", "-")) and candidate.exists():
@@ -270,6 +281,8 @@ def _read_toml(path: Path) -> dict:
         return tomllib.loads(read_text(path, "spec"))
     except tomllib.TOMLDecodeError as e:
         raise SpecError(f"{path}: not valid TOML ({e})") from None
+    except RecursionError:
+        raise SpecError(f"{path}: nested too deeply to be a spec") from None
 
 
 def _merge(base: dict, over: dict) -> dict:
@@ -279,8 +292,13 @@ def _merge(base: dict, over: dict) -> dict:
     return out
 
 
+MAX_EXTENDS = 16
+
+
 def _raw(path: Path, chain: tuple[Path, ...] = ()) -> tuple[dict, Path]:
     """The merged raw table of a spec file and the file that named the dopesheet."""
+    if len(chain) >= MAX_EXTENDS:
+        raise SpecError(f"{path}: 'extends' chains more than {MAX_EXTENDS} specs")
     if path.resolve() in chain:
         raise SpecError(f"{path}: 'extends' forms a cycle: {' -> '.join(str(p) for p in (*chain, path))}")
     data = _read_toml(path)
@@ -330,6 +348,8 @@ def parse_override(item: str) -> tuple[str, Any]:
         raise SpecError(f"--set {item!r}: expected dotted.key=value")
     key, text = item.split("=", 1)
     key, text = key.strip(), text.strip()
+    if any(ord(c) < 32 for c in item):
+        raise SpecError(f"--set {key}: the value holds a line break or control character; give one value per --set")
     try:
         value = tomllib.loads(f"v = {text}")["v"]
     except tomllib.TOMLDecodeError:
@@ -377,6 +397,8 @@ def load_spec(name_or_path: str, overrides: list[str] | None = None, seed: int |
     spec = validate(raw, where)
     pairs = [parse_override(o) for o in overrides or []]
     if seed is not None:
+        if any(k == "seed" for k, _ in pairs):
+            raise SpecError("both --seed and --set seed=... given; use one")
         pairs.append(("seed", seed))
     if pairs:
         spec = validate(apply_overrides(spec.model_dump(), pairs), "--set")
@@ -392,8 +414,9 @@ def load_spec(name_or_path: str, overrides: list[str] | None = None, seed: int |
 
 def _sheet_path(owner: Path, name: str, where: str) -> Path:
     p = owner.parent / name
-    if Path(name).is_absolute() or ".." in Path(name).parts:
-        raise SpecError(f"{where}: dopesheet: {name!r} must be a file name beside the spec ({owner.parent})")
+    if Path(name).is_absolute() or ".." in Path(name).parts or (
+            p.exists() and p.resolve().parent != owner.parent.resolve()):
+        raise SpecError(f"{where}: dopesheet: {name!r} must be a file beside the spec, in {owner.parent}")
     return p
 
 

@@ -9,6 +9,7 @@ Seeds are trained in chunks of up to CHUNK as one batched computation (repro.bat
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import statistics
@@ -49,7 +50,7 @@ def train_chunk(spec: Spec, seeds: list[int], progress=None) -> list[dict]:
             out.append({"seed": s, "inputs": keys.training_inputs(seed_spec), "init_sha256": sha,
                         "state": state_bytes(model), "label_counts": result.label_counts,
                         "val_history": result.val_history, "final_loss": result.final_loss,
-                        "train_s": result.train_s, "losses": result.losses.numpy()})
+                        "train_s": result.train_s, "losses": result.losses.numpy(), "diverged": result.diverged})
     return out
 
 
@@ -116,9 +117,12 @@ def sweep_dir(spec: Spec, seeds: list[int]) -> Path:
     return R.experiment_dir(spec) / f"sweep-{key}"
 
 
-def row_of(record: dict, score: float) -> dict:
-    """A seed's line in the sweep: score, validation losses, label counts, timing, fingerprint."""
-    return {"seed": record["seed"], "score": score, **record["val_losses"],
+def row_of(record: dict, score: float, objectives: list[str]) -> dict:
+    """A seed's line in the sweep: score, validation losses, label counts, timing, fingerprint.
+    A diverged seed has NaN objectives (listed, never selected) and the step it diverged at."""
+    nan = {k: math.nan for k in objectives if k.startswith("val_")} if record.get("diverged") else {}
+    return {"seed": record["seed"], "score": score, **nan, **record["val_losses"],
+            **({"diverged_at": record["diverged"][0]} if record.get("diverged") else {}),
             **{f"labels/{k}": v for k, v in record["label_counts"].items()},
             "runtime_s": record["train_s"], "model_sha256": record["model_sha256"],
             "training_key": record["training_key"]}
@@ -145,13 +149,19 @@ def run_sweep(spec: Spec, seeds: list[int] | None = None, executor=None, progres
     cached = len(trained)
     if todo:
         _train(spec, specs, todo, trained, executor, progress, t0)
-    rows = [row_of(trained[s].record, score_one(specs[s], trained[s], log)) for s in seeds]
+    objectives = [*spec.sweep.minimize, *spec.sweep.maximize]
+    rows = [row_of(trained[s].record, score_one(specs[s], trained[s], log), objectives) for s in seeds]
+    diverged = [r["seed"] for r in rows if "diverged_at" in r]
+    if diverged and log:
+        log(f"{spec.name}: {len(diverged)} seed(s) diverged and are listed without scores: "
+            f"{', '.join(map(str, diverged[:10]))}{' ...' if len(diverged) > 10 else ''}")
     front, selected = select(rows, list(spec.sweep.minimize), list(spec.sweep.maximize), spec.name)
     metric_keys = ["score", *sorted({k for r in rows for k in r if k.startswith("val_")}),
                    *sorted({k for r in rows for k in r if k.startswith("labels/")}), "runtime_s"]
     summary = {
         "experiment": spec.name,
         "seeds": seeds,
+        "diverged_seeds": diverged,
         "selected_seed": selected,
         "pareto_seeds": [rows[i]["seed"] for i in sorted(front, key=lambda i: -rows[i]["score"])],
         "pareto_count": len(front),
@@ -176,58 +186,17 @@ def run_sweep(spec: Spec, seeds: list[int] | None = None, executor=None, progres
 
 def _train(spec, specs, todo, trained, executor, progress, t0) -> None:
     """Train the missing seeds on the executor, caching each chunk as it finishes."""
-    import torch
-
-    from repro.executors import make_executor, progress_queue
-    from repro.runner import store_training
-    from repro.train import TrainResult
+    from repro.executors import InlineExecutor, deferred_interrupt, make_executor
 
     own = executor is None
     ex = executor or make_executor("inline")
-    queue = progress_queue(ex)
     futures: dict = {}
+    # With workers elsewhere, Ctrl-C is taken between polls, never inside a call to the progress
+    # queue or the cluster (which would leave them half-spoken and print tracebacks).
+    guard = contextlib.nullcontext(lambda: False) if isinstance(ex, InlineExecutor) else deferred_interrupt()
     try:
-        jobs = getattr(ex, "jobs", 1)
-        futures = {ex.submit(train_chunk, spec, chunk, queue): chunk for chunk in chunks(todo, jobs)}
-        steps: dict[int, int] = {}
-        finished_chunks: set[int] = set()
-        n_steps = len(spec.sheet)
-        done = 0
-        last = time.perf_counter()
-        pending = set(futures)
-        while pending:
-            finished, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
-            for fut in finished:
-                chunk = futures[fut]
-                try:
-                    out = fut.result()
-                except Exception as e:  # a worker died or raised: keep what finished, say how to resume
-                    raise ReproError(f"seeds {chunk[0]}-{chunk[-1]} failed ({type(e).__name__}: {e}); the "
-                                     f"{done} seeds finished so far are cached: run the same command again to "
-                                     "resume") from e
-                for item in out:
-                    s = item["seed"]
-                    expected = keys.training_inputs(specs[s])
-                    if item["inputs"] != expected:
-                        changed = keys.what_changed(expected, item["inputs"])
-                        raise ReproError(f"the worker that trained seed {s} differs from this machine in "
-                                         f"{', '.join(changed)}; its models would not be this platform's")
-                    model = _model_from(specs[s], item["state"])
-                    result = TrainResult(model, item["label_counts"], item["val_history"], item["final_loss"],
-                                         item["train_s"], torch.from_numpy(item["losses"]))
-                    trained[s] = store_training(specs[s], result, item["init_sha256"])
-                done += len(chunk)
-                finished_chunks.add(chunk[0])
-                steps.pop(chunk[0], None)
-            while queue is not None and not queue.empty():
-                first, k, _ = queue.get()
-                if first not in finished_chunks:
-                    steps[first] = k
-            now = time.perf_counter()
-            if progress and (finished or now - last >= 2.0):
-                last = now
-                partial = sum(len(c) * steps.get(c[0], 0) / n_steps for c in futures.values() if c[0] in steps)
-                progress(_progress_line(spec.name, done, partial, len(todo), now - t0))
+        with guard as interrupted:
+            _run_chunks(spec, specs, todo, trained, ex, futures, interrupted, progress, t0)
     except BaseException:
         for f in futures:
             f.cancel()
@@ -236,6 +205,58 @@ def _train(spec, specs, todo, trained, executor, progress, t0) -> None:
         raise
     if own:
         ex.shutdown()
+
+
+def _run_chunks(spec, specs, todo, trained, ex, futures, interrupted, progress, t0) -> None:
+    import torch
+
+    from repro.executors import progress_queue
+    from repro.runner import store_training
+    from repro.train import TrainResult
+
+    queue = progress_queue(ex)
+    futures.update({ex.submit(train_chunk, spec, chunk, queue): chunk for chunk in chunks(todo, getattr(ex, "jobs", 1))})
+    steps: dict[int, int] = {}
+    finished_chunks: set[int] = set()
+    n_steps = len(spec.sheet)
+    done = 0
+    last = time.perf_counter()
+    pending = set(futures)
+    while pending:
+        finished, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+        if interrupted():
+            raise KeyboardInterrupt
+        for fut in finished:
+            chunk = futures[fut]
+            try:
+                out = fut.result()
+            except Exception as e:  # a worker died or raised: keep what finished, say how to resume
+                raise ReproError(f"seeds {chunk[0]}-{chunk[-1]} failed ({type(e).__name__}: {e}); the "
+                                 f"{done} seeds finished so far are cached: run the same command again to "
+                                 "resume") from e
+            for item in out:
+                s = item["seed"]
+                expected = keys.training_inputs(specs[s])
+                if item["inputs"] != expected:
+                    changed = keys.what_changed(expected, item["inputs"])
+                    raise ReproError(f"the worker that trained seed {s} differs from this machine in "
+                                     f"{', '.join(changed)}; its models would not be this platform's")
+                model = _model_from(specs[s], item["state"])
+                result = TrainResult(model, item["label_counts"], item["val_history"], item["final_loss"],
+                                     item["train_s"], torch.from_numpy(item["losses"]), item.get("diverged"))
+                trained[s] = store_training(specs[s], result, item["init_sha256"])
+            done += len(chunk)
+            finished_chunks.add(chunk[0])
+            steps.pop(chunk[0], None)
+        while queue is not None and not queue.empty():
+            first, k, _ = queue.get()
+            if first not in finished_chunks:
+                steps[first] = k
+        now = time.perf_counter()
+        if progress and (finished or now - last >= 2.0):
+            last = now
+            partial = sum(len(c) * steps.get(c[0], 0) / n_steps for c in futures.values() if c[0] in steps)
+            progress(_progress_line(spec.name, done, partial, len(todo), now - t0))
 
 
 def _progress_line(name: str, done: int, partial: float, total: int, elapsed: float) -> str:
@@ -286,6 +307,8 @@ def evaluate_all(spec: Spec, seeds: list[int], executor=None, log=None) -> dict[
         trained = cached_training(sp, log)
         if trained is None:
             raise ReproError(f"{spec.name} seed {s} is not trained; run the sweep first")
+        if trained.record.get("diverged"):
+            continue  # nothing to evaluate
         _, metrics = cached_evaluation(sp, trained, log)
         if metrics is not None:
             out[s] = metrics

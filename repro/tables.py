@@ -26,7 +26,9 @@ _UNICODE = {
     "α": r"$\alpha$", "β": r"$\beta$", "Δ": r"$\Delta$", "δ": r"$\delta$", "λ": r"$\lambda$", "μ": r"$\mu$",
     "σ": r"$\sigma$", "θ": r"$\theta$", "Ω": r"$\Omega$", "ℓ": r"$\ell$", "✓": r"$\checkmark$",
 }
-_TEX_RE = re.compile("|".join(re.escape(k) for k in _TEX_ESCAPES) + "|[^\x00-\u017f\u2013\u2014\u2018\u2019\u201c\u201d]")
+# ... and control characters, which pdfLaTeX rejects ("invalid character"), are shown, not passed on.
+_TEX_RE = re.compile("|".join(re.escape(k) for k in _TEX_ESCAPES)
+                     + "|[\x00-\x1f\x7f]|[^\x00-\u017f\u2013\u2014\u2018\u2019\u201c\u201d]")
 
 
 def _escape(m: re.Match) -> str:

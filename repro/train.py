@@ -45,6 +45,7 @@ class TrainResult:
     final_loss: float
     train_s: float
     losses: Tensor = field(repr=False)
+    diverged: tuple[int, float] | None = None  # (step, loss) where the loss first became non-finite
 
 
 def validate(model: SphericalAutoencoder, data: ValidationSet, regs: Sequence[Regularizer]) -> dict[str, float]:
@@ -225,10 +226,15 @@ def train(
     return TrainResult(model, counts, val_history, float(losses[-1]), time.perf_counter() - t0, losses)
 
 
+def first_non_finite(losses: Tensor, start: int, stop: int) -> tuple[int, float] | None:
+    bad = (~torch.isfinite(losses[start:stop])).nonzero()
+    if not len(bad):
+        return None
+    step = start + int(bad[0])
+    return step, float(losses[step])
+
+
 def _check_finite(losses: Tensor, start: int, stop: int) -> None:
-    window = losses[start:stop]
-    bad = (~torch.isfinite(window)).nonzero()
-    if len(bad):
-        step = start + int(bad[0])
-        raise TrainingDiverged(f"training diverged: the loss is {float(losses[step])} at step {step}; "
-                               "no result was written")
+    bad = first_non_finite(losses, start, stop)
+    if bad is not None:
+        raise TrainingDiverged(f"training diverged: the loss is {bad[1]} at step {bad[0]}; no result was written")

@@ -11,7 +11,23 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pydantic import ValidationError
+
+from repro.errors import ReproError
 from repro.machine import Platform, current_platform
+from repro.schema import Strict, first_problem
+
+
+class Emulation(Strict):
+    reproduces: str  # the platform whose references this one matches
+    env: dict[str, str]  # with these kernel variables set
+    experiments: list[str]  # for these experiments only
+
+
+class Fingerprints(Strict):
+    initial: dict[str, str] = {}
+    trained: dict[str, dict[str, str]] = {}
+    emulated: dict[str, Emulation] = {}
 
 
 def fingerprints_file() -> Path:
@@ -33,11 +49,34 @@ class References:
 
 
 def load() -> dict:
-    return tomllib.loads(fingerprints_file().read_text())
+    """The fingerprints, checked; {} when the registry has none (every platform then has none)."""
+    from repro.files import read_text
+
+    path = fingerprints_file()
+    if not path.exists():
+        return {}
+    try:
+        data = tomllib.loads(read_text(path, "fingerprint registry"))
+        Fingerprints.model_validate(data)
+    except tomllib.TOMLDecodeError as e:
+        raise ReproError(f"{path}: not valid TOML ({e})") from None
+    except ValidationError as e:
+        where, message = first_problem(e, Fingerprints)
+        raise ReproError(f"{path}: {where}: {message}") from None
+    for name, em in data.get("emulated", {}).items():
+        refs = data.get("trained", {}).get(em["reproduces"])
+        if refs is None:
+            raise ReproError(f"{path}: emulated.{name}.reproduces: {em['reproduces']!r} is not a platform under "
+                             f"[trained]: {', '.join(data.get('trained', {})) or '(none)'}")
+        missing = [x for x in em["experiments"] if x not in refs]
+        if missing:
+            raise ReproError(f"{path}: emulated.{name}.experiments: {', '.join(missing)} has no reference "
+                             f"under [trained.{em['reproduces']}]")
+    return data
 
 
 def initial() -> dict[str, str]:
-    return {k: v for k, v in load()["initial"].items() if k != "source"}
+    return {k: v for k, v in load().get("initial", {}).items() if k != "source"}
 
 
 def references(platform: Platform | None = None) -> References | None:

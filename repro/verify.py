@@ -29,12 +29,13 @@ from repro.errors import ReproError
 from repro.expr import ExpressionError, check_syntax, evaluate
 from repro.schema import Strict, first_problem
 from repro.spec import ROOT, load_spec
+from repro.upstream import Emulation
 
 SCOPES = ("run", "sweep", "spec")
 
 
 def registry_dir() -> Path:
-    return Path(os.environ.get("REPRO_REGISTRY", ROOT / "registry"))
+    return Path(os.environ.get("REPRO_REGISTRY") or ROOT / "registry")  # empty means unset
 
 
 # ---------------------------------------------------------------------------------------------
@@ -92,9 +93,9 @@ class RegistryFile(Strict):
     discrepancy: list[DiscrepancyItem] = []
     table: list[TableItem] = []
     claim: list[ClaimItem] = []
-    initial: dict[str, str] = {}  # fingerprints.toml
+    initial: dict[str, str] = {}  # fingerprints.toml (checked in full by repro.upstream)
     trained: dict[str, dict[str, str]] = {}
-    emulated: dict[str, dict] = {}
+    emulated: dict[str, Emulation] = {}
 
 
 @dataclass(frozen=True)
@@ -129,11 +130,12 @@ def load_registry(directory: Path | None = None) -> Registry:
     entries: list[Entry] = []
     claims: list[ClaimItem] = []
     for f in files:
+        from repro.files import read_text
+
         try:
-            text = f.read_bytes().decode("utf-8")
-            data = RegistryFile.model_validate(tomllib.loads(text))
-        except UnicodeDecodeError:
-            raise ReproError(f"{f}: not UTF-8 text") from None
+            data = RegistryFile.model_validate(tomllib.loads(read_text(f, "registry")))
+        except RecursionError:
+            raise ReproError(f"{f}: nested too deeply to be a registry") from None
         except tomllib.TOMLDecodeError as e:
             raise ReproError(f"{f}: not valid TOML ({e})") from None
         except ValidationError as e:
@@ -141,6 +143,9 @@ def load_registry(directory: Path | None = None) -> Registry:
             raise ReproError(f"{f}: {where}: {message}") from None
         entries += _entries_of(data, f)
         claims += data.claim
+    from repro import upstream
+
+    upstream.load()  # the fingerprints' cross-references, checked before any work starts
     ids = Counter([e.id for e in entries] + [c.id for c in claims])
     dup = sorted(i for i, n in ids.items() if n > 1)
     if dup:
@@ -387,13 +392,13 @@ def check_claims(claims, data: Data, experiments: list[str] | None = None) -> li
             sel = _holds(c.predicate, selected)
             k = sum(bool(h) for h in holds.values())
             kp = sum(bool(holds.get(s)) for s in front)
-            n = len(holds)
+            n = len(summary["seeds"])  # a diverged seed (not evaluated) does not hold
             verdict = ("holds" if sel and k == n else "holds on the selected seed" if sel
                        else "does not hold" if k == 0 else "does not hold on the selected seed")
             out.append(ClaimResult(c.id, x, c.claim, c.source, c.predicate, c.published, c.threshold, chosen,
                                    value, sel, k, n, kp, len(front), verdict, c.expected, x in c.informational,
                                    x in c.informational or (sel is not None and sel == (c.expected == "holds")),
-                                   sorted(s for s, h in holds.items() if not h)))
+                                   sorted(s for s in summary["seeds"] if not holds.get(s))))
     return out
 
 
@@ -493,10 +498,13 @@ def write_report(report: dict, results: Path) -> Path:
 
     from repro.results import atomic_write_text
 
+    from repro.files import regular_bytes
+
     path = output_path(report, results)
+    raw = regular_bytes(path)
     try:
-        old = json.loads(path.read_text())
-    except (OSError, ValueError):
+        old = json.loads(raw) if raw is not None else None
+    except ValueError:
         old = None
     fresh = json.loads(json.dumps(report, default=float))
     if isinstance(old, dict) and {k: v for k, v in old.items() if k != "date"} == fresh:

@@ -32,15 +32,15 @@ KIND_NAMES = {"suppression": "Suppression", "repulsion": "Repulsion", "subspace-
 
 
 def paper_dir() -> Path:
-    return Path(os.environ.get("REPRO_PAPER", ROOT / "paper"))
+    return Path(os.environ.get("REPRO_PAPER") or ROOT / "paper")  # empty means unset
 
 
 def figures_dir() -> Path:
-    return Path(os.environ.get("REPRO_FIGURES", ROOT / "figures"))
+    return Path(os.environ.get("REPRO_FIGURES") or ROOT / "figures")  # empty means unset
 
 
 def tables_dir() -> Path:
-    return Path(os.environ.get("REPRO_TABLES", ROOT / "tables"))
+    return Path(os.environ.get("REPRO_TABLES") or ROOT / "tables")  # empty means unset
 
 
 # ---------------------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 trained or written first (each case was a traceback, a hang or a silent wrong result before)."""
 
 import os
+import shutil
 import subprocess
 import sys
 
@@ -122,3 +123,82 @@ def test_jobs_beyond_the_cores_are_capped_and_said(tmp_path):
                 env={"REPRO_RESULTS": str(tmp_path)}, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     assert "--jobs 100 is more than the" in out.stderr
+
+
+def test_a_spec_file_whose_name_is_dots_cannot_write_outside_the_results(tmp_path):
+    d = tmp_path / "x"
+    d.mkdir()
+    (d / "...toml").write_text((ROOT / "tests" / "specs" / "quick.toml").read_text())
+    (d / "quick.csv").write_text((ROOT / "tests" / "specs" / "quick.csv").read_text())
+    (d / "quick.toml").write_text((ROOT / "tests" / "specs" / "quick.toml").read_text())
+    results = tmp_path / "r" / "results"
+    one_line_error(repro("run", str(d / "...toml"), "-q", env={"REPRO_RESULTS": str(results)}), "is not a plain name")
+    assert not any((tmp_path / "r").iterdir()) if (tmp_path / "r").exists() else True
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["sweep", "tests/specs/quick.toml", "--seeds", ""], "is not a seed or range"),
+    (["sweep", "tests/specs/quick.toml", "--seeds", ",".join(f"{i * 100000}-{i * 100000 + 99999}" for i in range(3))],
+     "more than 100,000 seeds"),
+    (["sweep", "tests/specs/quick.toml", "--executor", "inline", "--scheduler", "tcp://x:1"], "--scheduler needs"),
+    (["sweep", "tests/specs/quick.toml", "--executor", "dask", "--scheduler", "not a url"], "cannot reach the Dask"),
+    (["run", "tests/specs/quick.toml", "--seed", "5", "--set", "seed=6"], "both --seed and --set seed"),
+    (["run", "tests/specs/quick.toml", "--set", "about.title=\"a\"\nseed=5"], "line break"),
+    (["run", "tests/specs/quick.toml", "--set", "model.hidden_width=99999999999"], "model.hidden_width: must lie in"),
+    (["run", "tests/specs/quick.toml", "--set", "data.grid=100000"], "needs grid in 2..64"),
+    (["run", "tests/specs/quick.toml", "--set", "validation.grid=400"], "validation"),
+    (["run", "tests/specs/quick.toml", "--set", "evaluation.loss_cube.hues=100000"], "4 million colours"),
+    (["run", "tests/specs/quick.toml", "--set", "score.power=0.0"], "score.power: must be a finite number > 0"),
+    (["run", "tests/specs/quick.toml", "--set", "interventions.suppression.falloff.strength=1e308"], "a strength in [0, 1]"),
+    (["run", "tests/specs/quick.toml", "--set", "about.title=\"\\u001b]0;x\\u0007\""], "about.title: must be one line"),
+])
+def test_more_bad_input_is_one_line(tmp_path, args, needle):
+    one_line_error(repro(*args, env={"REPRO_RESULTS": str(tmp_path)}), needle)
+
+
+@pytest.mark.parametrize("sheet, needle", [
+    ("STEP,PHASE,ACTION,lr,separate,anchor,subspace\n0,Train,,,0.01,0.01,0.01\n200,,,,,,\n", "column 'lr': no keyframes"),
+    ("STEP,PHASE,ACTION,lr,separate,anchor,subspace\n0,Train,,0.01,0.01,,0.01\n200,,,0.01,,,\n", "column 'anchor': no keyframes"),
+    ("STEP,PHASE,ACTION,lr,separate,anchor,subspace\n0,Train,,0.01,-5,0.01,0.01\n200,,,0.01,,,\n", "is negative"),
+    ("STEP,PHASE,ACTION,lr,separate,anchor,subspace\n0,Train,,0.01,0.01,0.01,0.01\n99999999999999999999,,,0.01,,,\n",
+     "is beyond 1000000"),
+])
+def test_schedules_that_would_do_nothing_or_overflow(tmp_path, sheet, needle):
+    (tmp_path / "s.csv").write_text(sheet)
+    (tmp_path / "quick.toml").write_text((ROOT / "tests" / "specs" / "quick.toml").read_text())
+    (tmp_path / "quick.csv").write_text((ROOT / "tests" / "specs" / "quick.csv").read_text())
+    (tmp_path / "s.toml").write_text('extends = "quick"\ndopesheet = "s.csv"\n')
+    one_line_error(repro("run", str(tmp_path / "s.toml"), env={"REPRO_RESULTS": str(tmp_path / "r")}), needle)
+
+
+def test_a_byte_order_mark_is_not_a_column(tmp_path):
+    (tmp_path / "quick.toml").write_text((ROOT / "tests" / "specs" / "quick.toml").read_text())
+    (tmp_path / "quick.csv").write_bytes(b"\xef\xbb\xbf" + (ROOT / "tests" / "specs" / "quick.csv").read_bytes())
+    out = repro("show", str(tmp_path / "quick.toml"))
+    assert out.returncode == 0, out.stderr
+
+
+@pytest.mark.parametrize("name, text, needle", [
+    ("fingerprints.toml", '[trained.x]\n"a" = "b"\n[emulated.amd-avx512]\nreproduces = "nowhere"\nenv = {}\nexperiments = []\n',
+     "is not a platform under [trained]"),
+    ("fingerprints.toml", '[emulated.amd-avx512]\nreproduces = "amd-avx2"\n', "missing required field"),
+    ("deep.toml", "a = " + "[" * 3000 + "]" * 3000 + "\n", "nested too deeply"),
+])
+def test_malformed_fingerprints_and_deep_registries(tmp_path, name, text, needle):
+    reg = tmp_path / "registry"
+    shutil.copytree(ROOT / "registry", reg)
+    (reg / name).write_text(text)
+    one_line_error(repro("verify", "ex-2.4.1", "--quick", env={"REPRO_REGISTRY": str(reg), "REPRO_RESULTS": str(tmp_path)}),
+                   needle)
+
+
+def test_a_registry_file_that_is_a_fifo_or_a_folder(tmp_path):
+    reg = tmp_path / "registry"
+    shutil.copytree(ROOT / "registry", reg)
+    os.mkfifo(reg / "fifo.toml")
+    one_line_error(repro("verify", "--quick", env={"REPRO_REGISTRY": str(reg), "REPRO_RESULTS": str(tmp_path)}, timeout=30),
+                   "regular file")
+    os.unlink(reg / "fifo.toml")
+    (reg / "dir.toml").mkdir()
+    one_line_error(repro("verify", "--quick", env={"REPRO_REGISTRY": str(reg), "REPRO_RESULTS": str(tmp_path)}),
+                   "regular file")

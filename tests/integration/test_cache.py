@@ -168,3 +168,47 @@ def test_two_processes_writing_the_same_seed_leave_one_valid_result(cache):
     lines, log = collect()
     _, _, reused = run_one(spec, log=log)
     assert reused and not lines
+
+
+def test_a_fifo_in_the_cache_does_not_block(cache):
+    import os
+
+    spec = load_spec(QUICK)
+    path, first, _ = run_one(spec)
+    os.unlink(path.parent / "training.json")
+    os.mkfifo(path.parent / "training.json")
+    lines, log = collect()
+    _, again, reused = run_one(spec, log=log)  # would block forever reading the FIFO
+    assert not reused and again["model_sha256"] == first["model_sha256"]
+    assert any("not a regular file" in line for line in lines), lines
+
+
+def test_a_full_disk_is_one_line_and_leaves_no_temporary_files(cache, monkeypatch):
+    import errno
+
+    from repro.errors import ReproError
+
+    calls = []
+    real = R._stage
+
+    def stage(folder, name, data):
+        calls.append(name)
+        if len(calls) == 3:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(folder, name, data)
+
+    monkeypatch.setattr(R, "_stage", stage)
+    with pytest.raises(ReproError, match="No space left on device"):
+        run_one(load_spec(QUICK))
+    assert not list(cache.rglob("*.tmp")) and not list(cache.rglob("training.json"))
+
+
+def test_a_folder_where_a_result_file_should_be_is_one_line(cache):
+    from repro.errors import ReproError
+
+    spec = load_spec(QUICK)
+    path, _, _ = run_one(spec)
+    (path / "metrics.json").unlink()
+    (path / "metrics.json").mkdir()
+    with pytest.raises(ReproError, match="cannot write"):
+        run_one(spec)

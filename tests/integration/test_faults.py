@@ -72,11 +72,16 @@ def gone_within(pids, seconds):
 
 
 @pytest.mark.parametrize("executor", ["local", "dask"])
-def test_ctrl_c_stops_a_sweep_promptly_and_quietly(tmp_path, executor):
+@pytest.mark.parametrize("to", ["driver", "group"])  # a terminal's Ctrl-C reaches the whole process group
+def test_ctrl_c_stops_a_sweep_promptly_and_quietly(tmp_path, executor, to):
     proc = start_sweep(tmp_path, "--seeds", "0-9", "--jobs", "2", "--executor", executor)
     kids = wait_for_workers(proc)
+    time.sleep(2)  # the workers are training
     t0 = time.time()
-    proc.send_signal(signal.SIGINT)
+    if to == "group":
+        os.killpg(proc.pid, signal.SIGINT)
+    else:
+        proc.send_signal(signal.SIGINT)
     try:
         out, err = proc.communicate(timeout=30)
     except subprocess.TimeoutExpired:
@@ -141,3 +146,24 @@ def test_progress_is_reported_within_seconds(tmp_path):
     gaps = [b[0] - a[0] for a, b in zip(lines, lines[1:])]
     assert max(gaps) < 10, lines  # the first lines come while the first chunk is still training
     assert "seeds trained" in lines[-1][1]
+
+
+def test_a_diverging_seed_is_listed_and_the_others_are_kept(tmp_path):
+    spec = str(SPECS / "diverge-some.toml")
+    env = {**os.environ, "REPRO_RESULTS": str(tmp_path)}
+
+    def repro(*args):
+        return subprocess.run([sys.executable, "-m", "repro.cli", *args], cwd=ROOT, env=env, capture_output=True,
+                              text=True)
+
+    out = repro("sweep", spec, "--seeds", "0-3", "--executor", "inline")
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "1 seed(s) diverged" in out.stderr
+    [summary] = tmp_path.glob("diverge-some/sweep-*/summary.json")
+    s = json.loads(summary.read_text())
+    assert s["diverged_seeds"] == [0] and s["selected_seed"] != 0
+    assert next(r for r in s["runs"] if r["seed"] == 0)["diverged_at"] == 1
+    again = repro("sweep", spec, "--seeds", "0-3", "--executor", "inline")
+    assert "0 seeds trained, 4 reused" in again.stdout  # the divergence is cached too: no retraining loop
+    run = repro("run", spec, "--seed", "0")
+    assert run.returncode == 2 and "diverged" in run.stderr and "Traceback" not in run.stderr

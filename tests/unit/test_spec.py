@@ -181,7 +181,7 @@ def test_dopesheet_outside_the_spec_folder_is_refused(tmp_path):
     p = write(tmp_path, "escape", 'extends = "ex-2.4.1"\ndopesheet = "../ex-2.4.1.csv"\n')
     with pytest.raises(SpecError) as e:
         load_spec(str(p))
-    assert "must be a file name beside the spec" in str(e.value)
+    assert "must be a file beside the spec" in str(e.value)
 
 
 def test_string_keys_take_bare_numbers():
