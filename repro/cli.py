@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 
@@ -11,8 +12,23 @@ from repro.errors import ReproError
 from repro.progress import ProgressLine
 
 
+def _exit_interrupted(signum=None, frame=None) -> None:
+    """End the process now with the shell's "interrupted" status (130)."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(130)
+
+
 class ReproGroup(click.Group):
     """Print user errors as one line (no traceback) and exit 2; Ctrl-C exits 130."""
+
+    def main(self, *args, **kwargs):
+        try:
+            return super().main(*args, **kwargs)
+        finally:
+            # Only teardown is left (joining threads, closing clusters): a Ctrl-C now ends the
+            # process at once with 130, where Python would die of SIGINT (status -2) mid-exit.
+            signal.signal(signal.SIGINT, _exit_interrupted)
 
     def invoke(self, ctx):
         try:
@@ -21,10 +37,14 @@ class ReproGroup(click.Group):
             click.secho(f"error: {e}", fg="red", err=True)
             sys.exit(2)
         except KeyboardInterrupt:
-            signal.signal(signal.SIGINT, signal.SIG_IGN)  # one Ctrl-C is enough: let the exit finish
+            signal.signal(signal.SIGINT, _exit_interrupted)  # a second Ctrl-C: stop at once
             click.secho("interrupted: what finished is cached (run the same command to resume); nothing "
                         "half-written was kept", fg="yellow", err=True)
-            sys.exit(130)
+            # Workers and clusters are already stopped and temporary files removed (the unwinding
+            # did that). Not sys.exit(130): a KeyboardInterrupt that passed through any exec() of a
+            # string (scipy's import does one) leaves CPython's "unhandled" mark set, and it then
+            # kills itself with SIGINT at exit (status -2) whatever status was asked for.
+            _exit_interrupted()
 
 
 def _log(message: str) -> None:
@@ -116,8 +136,11 @@ def run(experiment, seed, overrides, force, quiet):
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=None, help="Parallel workers (default: CPU count).")
 @click.option("--executor", type=click.Choice(["inline", "local", "dask"]), default="local", show_default=True)
 @click.option("--scheduler", default=None, help="Dask scheduler address (tcp://host:8786); default: a local cluster.")
+@click.option("--chunk", "chunk_size", type=click.IntRange(min=1), default=None,
+              help="Seeds trained together as one batched task (default 15): smaller is cached sooner, larger "
+                   "trains faster. The models do not depend on it.")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a spec key (repeatable).")
-def sweep(experiment, seeds, jobs, executor, scheduler, overrides):
+def sweep(experiment, seeds, jobs, executor, scheduler, chunk_size, overrides):
     """Train every seed of EXPERIMENT, keep the Pareto front, evaluate the most selective run.
 
     Each seed is cached like `repro run --seed N`; re-running an interrupted sweep resumes it.
@@ -125,7 +148,7 @@ def sweep(experiment, seeds, jobs, executor, scheduler, overrides):
     """
     from repro.executors import running
     from repro.spec import load_spec, parse_seeds
-    from repro.sweep import run_sweep
+    from repro.sweep import CHUNK, run_sweep
 
     spec = load_spec(experiment, list(overrides))
     seed_list = parse_seeds(spec.sweep.seeds if seeds is None else seeds)
@@ -133,7 +156,7 @@ def sweep(experiment, seeds, jobs, executor, scheduler, overrides):
         raise ReproError(f"--scheduler needs --executor dask (this sweep uses {executor})")
     _writable_results()
     with running(executor, jobs, scheduler, log=_log) as ex:
-        path, summary = run_sweep(spec, seed_list, ex, progress=_log, log=_log)
+        path, summary = run_sweep(spec, seed_list, ex, progress=_log, log=_log, chunk_size=chunk_size or CHUNK)
     from repro.report import format_sweep
 
     click.echo(format_sweep(summary))
@@ -213,6 +236,8 @@ def sensitivity(experiments, sweeps, jobs):
         load_spec(name)  # a bad name or spec fails here, before anything is trained
     _writable_results()
     for name in names:
+        if sweeps and name in S.SWEEP_EXPERIMENTS:  # first: the runs below then reuse the models it trains
+            sw = S.run_sensitivity(name, sweep=True, jobs=jobs, log=_log)
         data = S.run_sensitivity(name, sweep=False, jobs=jobs, log=_log)
         click.echo(f"{name}: {data['distinct_models']} distinct models from {len(data['variants'])} kernel choices "
                    f"({data['wall_s']:.0f}s)")
@@ -220,7 +245,6 @@ def sensitivity(experiments, sweeps, jobs):
             env = " ".join(f"{k}={val}" for k, val in v["env"].items()) or "(default kernels)"
             click.echo(f"  {v['name']:<28} {v['run']['model_sha256'][:16]}  {env}")
         if sweeps and name in S.SWEEP_EXPERIMENTS:
-            sw = S.run_sensitivity(name, sweep=True, jobs=jobs, log=_log)
             sel = [v["sweep"]["selected_seed"] for v in sw["variants"]]
             front = [v["sweep"]["pareto_count"] for v in sw["variants"]]
             click.echo(f"  sweeps: selected seeds {sel}, Pareto fronts {front} ({sw['wall_s']:.0f}s)")

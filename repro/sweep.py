@@ -132,7 +132,10 @@ Progress = Callable[[str], None]
 
 
 def run_sweep(spec: Spec, seeds: list[int] | None = None, executor=None, progress: Progress | None = None,
-              evaluate_selected: bool = True, log: Callable[[str], None] | None = None) -> tuple[Path, dict]:
+              evaluate_selected: bool = True, log: Callable[[str], None] | None = None,
+              chunk_size: int = CHUNK) -> tuple[Path, dict]:
+    """`chunk_size`: seeds per batched task at most (a smaller chunk is cached sooner; a larger one
+    trains faster, for batch jobs that are not watched)."""
     from repro.runner import Trained, cached_training, score_one
 
     seeds = seeds or parse_seeds(spec.sweep.seeds)
@@ -148,7 +151,7 @@ def run_sweep(spec: Spec, seeds: list[int] | None = None, executor=None, progres
             todo.append(s)
     cached = len(trained)
     if todo:
-        _train(spec, specs, todo, trained, executor, progress, t0)
+        _train(spec, specs, todo, trained, executor, progress, t0, chunk_size)
     objectives = [*spec.sweep.minimize, *spec.sweep.maximize]
     rows = [row_of(trained[s].record, score_one(specs[s], trained[s], log), objectives) for s in seeds]
     diverged = [r["seed"] for r in rows if "diverged_at" in r]
@@ -184,7 +187,7 @@ def run_sweep(spec: Spec, seeds: list[int] | None = None, executor=None, progres
     return out, summary
 
 
-def _train(spec, specs, todo, trained, executor, progress, t0) -> None:
+def _train(spec, specs, todo, trained, executor, progress, t0, chunk_size) -> None:
     """Train the missing seeds on the executor, caching each chunk as it finishes."""
     from repro.executors import InlineExecutor, deferred_interrupt, make_executor
 
@@ -196,7 +199,9 @@ def _train(spec, specs, todo, trained, executor, progress, t0) -> None:
     guard = contextlib.nullcontext(lambda: False) if isinstance(ex, InlineExecutor) else deferred_interrupt()
     try:
         with guard as interrupted:
-            _run_chunks(spec, specs, todo, trained, ex, futures, interrupted, progress, t0)
+            _run_chunks(spec, specs, todo, trained, ex, futures, interrupted, progress, t0, chunk_size)
+        if interrupted():  # a Ctrl-C recorded on the way out (the progress queue's proxy talks as it goes)
+            raise KeyboardInterrupt
     except BaseException:
         for f in futures:
             f.cancel()
@@ -207,21 +212,33 @@ def _train(spec, specs, todo, trained, executor, progress, t0) -> None:
         ex.shutdown()
 
 
-def _run_chunks(spec, specs, todo, trained, ex, futures, interrupted, progress, t0) -> None:
+def _run_chunks(spec, specs, todo, trained, ex, futures, interrupted, progress, t0, chunk_size) -> None:
     import torch
 
-    from repro.executors import progress_queue
+    from repro.executors import InlineExecutor, progress_queue
     from repro.runner import store_training
     from repro.train import TrainResult
 
     queue = progress_queue(ex)
-    futures.update({ex.submit(train_chunk, spec, chunk, queue): chunk for chunk in chunks(todo, getattr(ex, "jobs", 1))})
+    work = chunks(todo, getattr(ex, "jobs", 1), chunk_size)
+    # The inline executor trains inside submit(): hand it one chunk at a time, so that each is
+    # cached before the next is trained. Worker pools queue them all.
+    capacity = 1 if isinstance(ex, InlineExecutor) else len(work)
+    pending: set = set()
+
+    def submit_more() -> None:
+        while work and len(pending) < capacity:
+            chunk = work.pop(0)
+            fut = ex.submit(train_chunk, spec, chunk, queue)
+            futures[fut] = chunk
+            pending.add(fut)
+
     steps: dict[int, int] = {}
     finished_chunks: set[int] = set()
     n_steps = len(spec.sheet)
     done = 0
     last = time.perf_counter()
-    pending = set(futures)
+    submit_more()
     while pending:
         finished, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
         if interrupted():
@@ -248,6 +265,7 @@ def _run_chunks(spec, specs, todo, trained, ex, futures, interrupted, progress, 
             done += len(chunk)
             finished_chunks.add(chunk[0])
             steps.pop(chunk[0], None)
+        submit_more()
         while queue is not None and not queue.empty():
             first, k, _ = queue.get()
             if first not in finished_chunks:

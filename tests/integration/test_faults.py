@@ -74,9 +74,11 @@ def gone_within(pids, seconds):
 @pytest.mark.parametrize("executor", ["local", "dask"])
 @pytest.mark.parametrize("to", ["driver", "group"])  # a terminal's Ctrl-C reaches the whole process group
 def test_ctrl_c_stops_a_sweep_promptly_and_quietly(tmp_path, executor, to):
-    proc = start_sweep(tmp_path, "--seeds", "0-9", "--jobs", "2", "--executor", executor)
+    # Enough seeds that the Ctrl-C lands mid-training on a fast machine too (10 seeds took 4 s on CI).
+    proc = start_sweep(tmp_path, "--seeds", "0-39", "--jobs", "2", "--executor", executor)
     kids = wait_for_workers(proc)
-    time.sleep(2)  # the workers are training
+    first = proc.stderr.readline()  # the first progress line: the workers are training
+    assert "seeds trained" in first, first
     t0 = time.time()
     if to == "group":
         os.killpg(proc.pid, signal.SIGINT)
@@ -87,11 +89,28 @@ def test_ctrl_c_stops_a_sweep_promptly_and_quietly(tmp_path, executor, to):
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         raise AssertionError("Ctrl-C did not stop the sweep within 30 s") from None
+    assert not list(tmp_path.rglob("summary.json")), "the sweep finished before the Ctrl-C: it tests nothing"
     assert proc.returncode == 130, err[-2000:]
     assert time.time() - t0 < 15
     assert "Traceback" not in err and "interrupted" in err, err[-2000:]
     assert gone_within(kids, 10), "workers outlived the interrupted sweep"
     assert not list(tmp_path.rglob("*.tmp"))
+
+
+def test_ctrl_c_just_after_training_still_exits_130(tmp_path):
+    """The driver then stores the last chunk, closes the progress queue and imports scipy to score:
+    a Ctrl-C recorded there was once lost (exit 0), and one inside scipy's import exec() made
+    CPython die of SIGINT (-2) after printing "interrupted"."""
+    proc = start_sweep(tmp_path, "--seeds", "0-3", "--jobs", "2")
+    line = ""
+    while "4/4 seeds trained" not in line:
+        line = proc.stderr.readline()
+        assert line, "the sweep ended without reporting 4/4"
+    os.killpg(proc.pid, signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, (proc.returncode, err[-2000:])
+    assert "Traceback" not in err and "interrupted" in err, err[-2000:]
+    assert len(list(tmp_path.rglob("training.json"))) == 4  # what finished is cached
 
 
 def test_a_killed_driver_leaves_no_workers(tmp_path):
@@ -115,14 +134,15 @@ def test_a_sweep_killed_midway_resumes_to_the_same_summary(tmp_path):
                            text=True)
     assert whole.returncode == 0, whole.stderr[-2000:]
     # Kill a second sweep as soon as its first chunk of seeds is cached.
-    proc = start_sweep(tmp_path / "b", "--seeds", "0-7", "--jobs", "2", "--executor", "inline")
+    # Chunks of 2 trained one after another: the kill lands between chunks on any machine.
+    proc = start_sweep(tmp_path / "b", "--seeds", "0-7", "--executor", "inline", "--chunk", "2")
     t0 = time.time()
     while len(list((tmp_path / "b").rglob("training.json"))) < 1 and time.time() - t0 < 120:
         time.sleep(0.1)
     proc.kill()
     proc.wait()
     cached = len(list((tmp_path / "b").rglob("training.json")))
-    assert 0 < cached < 8
+    assert 0 < cached < 8, cached  # seeds are stored one by one: the kill may land inside a chunk
     again = subprocess.run([sys.executable, "-m", "repro.cli", "sweep", QUICK, "--seeds", "0-7", "--jobs", "2"],
                            cwd=ROOT, env={**os.environ, "REPRO_RESULTS": str(tmp_path / "b")}, capture_output=True,
                            text=True)
