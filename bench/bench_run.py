@@ -49,16 +49,18 @@ def main() -> None:
     ap.add_argument("--experiment", default="ex-2.4.1")
     args = ap.parse_args()
     sys.path.insert(0, str(ROOT))
-    from repro.machine import environment
+    from repro.machine import environment, pinned
 
     train = [train_once(args.experiment) for _ in range(args.repeats)]
     runs = [command_once(args.experiment) for _ in range(args.repeats)]
+    with pinned():  # record the thread settings the timed commands ran with, not this driver's
+        machine = environment(ROOT)
     summary = {
         "experiment": args.experiment,
         "train_s_median": statistics.median(train), "train_s": train,
         "repro_run_s_median": statistics.median(w for w, _ in runs), "repro_run_s": [w for w, _ in runs],
         "peak_rss_mb": max(r for _, r in runs),
-        "machine": {**environment(ROOT), "cores": os.cpu_count()},
+        "machine": {**machine, "cores": os.cpu_count()},
     }
     print(json.dumps(summary, indent=2))
     (ROOT / "bench" / "results-run.json").write_text(json.dumps(summary, indent=2) + "\n")

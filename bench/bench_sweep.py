@@ -19,7 +19,7 @@ ALL = ["ex-2.4.1", "ex-2.5.1", "ex-2.7.1", "ex-2.9.1", "ex-2.10.1"]
 
 def main() -> None:
     sys.path.insert(0, str(ROOT))
-    from repro.machine import environment
+    from repro.machine import environment, pinned
 
     names = sys.argv[1:] or ALL
     rows = {}
@@ -31,9 +31,11 @@ def main() -> None:
                            cwd=ROOT, capture_output=True)
             rows[name] = round(time.perf_counter() - t0, 1)
             print(name, rows[name], flush=True)
+    with pinned():  # record the thread settings the timed commands ran with, not this driver's
+        machine = environment(ROOT)
     summary = {"sweep_wall_s": rows, "total_s": round(sum(rows.values()), 1),
                "peak_rss_mb_any_process": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
-               "machine": {**environment(ROOT), "cores": os.cpu_count()}}
+               "machine": {**machine, "cores": os.cpu_count()}}
     print(json.dumps(summary, indent=2))
     (ROOT / "bench" / "results-sweep.json").write_text(json.dumps(summary, indent=2) + "\n")
 
