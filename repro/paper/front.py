@@ -84,6 +84,11 @@ def _claims(report: dict) -> list[dict]:
     return out
 
 
+# The fingerprint verdicts of repro.verify, short enough for a table column.
+FINGERPRINT_SHORT = {"bit-identical to upstream": "bit-identical", "no upstream reference on this platform":
+                     "no reference", "differs from upstream": "differs"}
+
+
 def _fidelity(report: dict, data: dict[str, Experiment]) -> list[dict]:
     rows = []
     for name in data:
@@ -92,10 +97,10 @@ def _fidelity(report: dict, data: dict[str, Experiment]) -> list[dict]:
             continue
         band = x.get("table_band")
         st = x.get("statuses", {})
-        fp = x.get("fingerprint", {})
+        fp = x.get("fingerprint", {}).get("status", "")
         rows.append({"name": name, "largest": x.get("largest_table_difference"),
                      "band": None if band is None else [report.get("band_ranges", 3) * b for b in band],
-                     "statuses": st, "chaotic": x.get("chaotic"), "fingerprint": fp.get("status", "")})
+                     "statuses": st, "chaotic": x.get("chaotic"), "fingerprint": FINGERPRINT_SHORT.get(fp, fp)})
     return rows
 
 

@@ -5,6 +5,7 @@ its text, a byte-identical rebuild, and a build killed during LaTeX then rerun."
 import hashlib
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -172,6 +173,12 @@ class TestTheReport:
         for c in verification["claims"][:5]:
             assert f"{c['seeds_holding']}/{c['seeds']}" in front
         assert "not from the authors’ checkpoints" in front.replace("\n", " ")
+
+    def test_no_line_sticks_out_of_the_text(self, report):
+        """TeX's log names every line wider than the text; 1 pt of slack is invisible."""
+        log = (report["pdf"].parent / "main.log").read_text(errors="replace")
+        wide = [float(w) for w in re.findall(r"Overfull \\hbox \(([\d.]+)pt too wide\)", log)]
+        assert all(w < 1.0 for w in wide), [w for w in wide if w >= 1.0]
 
     def test_a_rebuild_with_nothing_changed_is_byte_identical_and_quick(self, report):
         t0 = time.perf_counter()
