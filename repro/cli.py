@@ -202,6 +202,12 @@ def verify(experiments, quick, show_all, jobs):
     path = V.write_report(report, results_dir())
     entries = report["entries"]
     click.echo(V.format_table(entries, only_problems=not show_all))
+    if report.get("experiments"):
+        from repro.machine import current_platform
+
+        click.echo(f"\nModels (selected seed's SHA-256 on platform {current_platform().id}; upstream's runs: "
+                   "registry/fingerprints.toml):")
+        click.echo(V.format_models(report["experiments"]))
     if report["claims"]:
         click.echo("\nClaims (selected seed; how many of the sweep's seeds and of its Pareto front hold):")
         click.echo(V.format_claims(report["claims"]))

@@ -356,12 +356,7 @@ def suppression_lobes(configs: dict[str, tuple[callable, callable]]):
         ax.set_title(title, fontsize=7)
         ax = axes[1, c]
         ax.plot(alpha, strength(np.clip(alpha, 0, 1)) * (alpha > 0), color="#ff7f0e", lw=1.1)
-        ax.set_ylim(-0.05, 1.1)
-        ax.set_xlabel(r"alignment $\hat z\cdot\hat v$", labelpad=1)
-        if c == 0:
-            ax.set_ylabel(r"strength $h$")
-        else:
-            ax.tick_params(labelleft=False)
+        _lobe_profile_axes(ax, c, (-0.05, 1.1), r"alignment $\hat z\cdot\hat v$", r"strength $h$")
     return fig
 
 
@@ -388,13 +383,18 @@ def repulsion_lobes(configs: dict[str, tuple[callable, callable]]):
         ax.plot(alpha, alpha, color="#999999", lw=0.5, ls="--")
         ax.fill_between(alpha, m, alpha, where=alpha > m, color="#ff7f0e", alpha=0.35, lw=0)
         ax.plot(alpha, m, color="#1f77b4", lw=1.1)
-        ax.set_ylim(-1.05, 1.05)
-        ax.set_xlabel(r"alignment $\alpha$", labelpad=1)
-        if c == 0:
-            ax.set_ylabel(r"$m(\alpha)$")
-        else:
-            ax.tick_params(labelleft=False)
+        _lobe_profile_axes(ax, c, (-1.05, 1.05), r"alignment $\alpha$", r"$m(\alpha)$")
     return fig
+
+
+def _lobe_profile_axes(ax, column: int, ylim: tuple[float, float], xlabel: str, ylabel: str) -> None:
+    """The lobes' bottom row: one y label for the row, at its left."""
+    ax.set_ylim(*ylim)
+    ax.set_xlabel(xlabel, labelpad=1)
+    if column == 0:
+        ax.set_ylabel(ylabel)
+    else:
+        ax.tick_params(labelleft=False)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -527,6 +527,22 @@ def format_table(checks: list[dict], only_problems: bool = False) -> str:
     return "\n".join(lines)
 
 
+def format_models(experiments: dict[str, dict]) -> str:
+    """Each experiment's selected model and how it compares with upstream's run on this platform."""
+    lines = []
+    for name, x in experiments.items():
+        fp = x.get("fingerprint") or {}
+        how = fp.get("status", "not measured")
+        ref = fp.get("reference")
+        env = " ".join(f"{k}={v}" for k, v in (fp.get("emulation") or {}).items())
+        if ref and env:  # the comparison is made on the draw under the emulating kernel variables
+            how += f": under {env} it trains {(fp.get('checked') or '—')[:12]}; upstream's {fp['reference_platform']} run: {ref[:12]}"
+        elif ref:
+            how += f" (upstream's {fp['reference_platform']} run: {ref[:12]})"
+        lines.append(f"{name:<18} {(x.get('model_sha256') or '—')[:12]:<12}  {how}")
+    return "\n".join(lines)
+
+
 def format_claims(claims: list[dict]) -> str:
     head = f"{'claim':<58} {'experiment':<16} {'selected':>9} {'k/60':>6} {'Pareto':>7}  verdict"
     lines = [head, "-" * len(head)]
