@@ -12,23 +12,48 @@ from repro.errors import ReproError
 from repro.progress import ProgressLine
 
 
-def _exit_interrupted(signum=None, frame=None) -> None:
-    """End the process now with the shell's "interrupted" status (130)."""
+def _exit_now(signum=None, frame=None) -> None:
+    """End the process at once with the shell's "interrupted" status (130)."""
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(130)
 
 
+def _forget_the_interrupt() -> None:
+    """CPython marks a KeyboardInterrupt that passed through any exec() of a string (scipy's
+    import runs one) as unhandled, even once caught; run as `python -m repro.cli`, it then ends
+    the process with SIGINT (status -2) whatever sys.exit asked for (measured: 5 of 6 Ctrl-Cs
+    during that import). The mark is reset by the next exec() of a string."""
+    exec("")
+
+
 class ReproGroup(click.Group):
     """Print user errors as one line (no traceback) and exit 2; Ctrl-C exits 130."""
 
-    def main(self, *args, **kwargs):
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        if not standalone_mode:  # a caller that handles click's exceptions itself
+            return super().main(args, prog_name, complete_var, standalone_mode, **extra)
         try:
-            return super().main(*args, **kwargs)
+            rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+            code = rv if isinstance(rv, int) else 0  # --help and --version return 0
+        except click.exceptions.NoArgsIsHelpError as e:  # `repro` alone: the help
+            e.show()
+            code = e.exit_code
+        except click.UsageError as e:  # a bad option or argument: one line, like every other error
+            where = e.ctx.command_path if e.ctx else "repro"
+            click.secho(f"error: {e.format_message().rstrip('.')} (see '{where} --help')", fg="red", err=True)
+            code = 2
+        except click.ClickException as e:
+            click.secho(f"error: {e.format_message()}", fg="red", err=True)
+            code = e.exit_code
+        except click.Abort:
+            click.echo("Aborted!", err=True)
+            code = 1
         finally:
             # Only teardown is left (joining threads, closing clusters): a Ctrl-C now ends the
             # process at once with 130, where Python would die of SIGINT (status -2) mid-exit.
-            signal.signal(signal.SIGINT, _exit_interrupted)
+            signal.signal(signal.SIGINT, _exit_now)
+        sys.exit(code)
 
     def invoke(self, ctx):
         try:
@@ -37,14 +62,11 @@ class ReproGroup(click.Group):
             click.secho(f"error: {e}", fg="red", err=True)
             sys.exit(2)
         except KeyboardInterrupt:
-            signal.signal(signal.SIGINT, _exit_interrupted)  # a second Ctrl-C: stop at once
+            signal.signal(signal.SIGINT, _exit_now)  # a second Ctrl-C: stop at once
             click.secho("interrupted: what finished is cached (run the same command to resume); nothing "
                         "half-written was kept", fg="yellow", err=True)
-            # Workers and clusters are already stopped and temporary files removed (the unwinding
-            # did that). Not sys.exit(130): a KeyboardInterrupt that passed through any exec() of a
-            # string (scipy's import does one) leaves CPython's "unhandled" mark set, and it then
-            # kills itself with SIGINT at exit (status -2) whatever status was asked for.
-            _exit_interrupted()
+            _forget_the_interrupt()
+            sys.exit(130)
 
 
 def _log(message: str) -> None:

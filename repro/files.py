@@ -61,5 +61,7 @@ def regular_bytes(path: Path) -> bytes | None:
 
 
 def write_error(path: Path, e: OSError) -> ReproError:
-    """One line for a write that failed: a full disk, a read-only folder, a path taken by a folder."""
-    return ReproError(f"cannot write {path}: {e.strerror or e}; nothing half-written was kept")
+    """One line for a write that failed: a full disk, a read-only folder, a path taken by a folder.
+    A failed rename names its destination (the file in the way), not the folder being written."""
+    where = e.filename2 or path
+    return ReproError(f"cannot write {where}: {e.strerror or e}; nothing half-written was kept")

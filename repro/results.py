@@ -196,6 +196,16 @@ def write_evaluation(path: Path, spec: Spec, metrics: dict, env: dict) -> dict:
     return metrics
 
 
+def refresh_export(path: Path, metrics: dict) -> bool:
+    """per_color.csv is written from metrics.json for people to read and never read back: if it
+    was edited or lost, write it again (True when it was)."""
+    text = per_color_csv(metrics)
+    if regular_bytes(path / "per_color.csv") == text.encode("utf-8"):
+        return False
+    atomic_write_text(path / "per_color.csv", text)
+    return True
+
+
 def per_color_csv(metrics: dict) -> str:
     ivs = [k for k in metrics["max_error"] if k != "baseline"]
     buf = io.StringIO()

@@ -146,6 +146,8 @@ def cached_evaluation(spec: Spec, trained: Trained, log: Log | None = None) -> t
     got = R.read_derived(path / R.METRICS, inputs, trained.record["model_sha256"])
     if got.record is None and log and got.reason:
         log(f"{spec.name} seed {spec.seed}: {got.reason}; evaluating again")
+    if got.record is not None and R.refresh_export(path, got.record) and log:
+        log(f"{spec.name} seed {spec.seed}: per_color.csv did not match metrics.json; written again")
     return path, got.record
 
 

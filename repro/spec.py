@@ -412,6 +412,9 @@ def load_spec(name_or_path: str, overrides: list[str] | None = None, seed: int |
     return spec
 
 
+FLOAT32_MAX = 3.4028234663852886e38  # numpy.finfo(numpy.float32).max
+
+
 def _sheet_path(owner: Path, name: str, where: str) -> Path:
     p = owner.parent / name
     if Path(name).is_absolute() or ".." in Path(name).parts or (
@@ -426,6 +429,17 @@ def _check_schedule(spec: Spec, sheet: Dopesheet, where: str, sheet_path: Path) 
     props = set(sheet.props)
     if "lr" not in props:
         raise SpecError(f"{sheet_path}: no 'lr' column; the learning rate must be scheduled")
+    from repro.train import BETA1
+
+    for track in sheet.tracks:  # beyond this a value is inf (or fails to convert) in training's float32
+        for key in track.keys:
+            if key.value > FLOAT32_MAX:
+                raise SpecError(f"{sheet_path}, column {track.name!r}, step {key.step}: {key.value:g} is beyond "
+                                f"float32's range (at most {FLOAT32_MAX:.3g}); training computes in float32")
+    top = max(k.value for k in sheet.track("lr").keys)
+    if top / (1 - BETA1) > FLOAT32_MAX:  # Adam's first step is lr / (1 - beta1), applied in float32
+        raise SpecError(f"{sheet_path}, column 'lr': {top:g} makes Adam's first step {top / (1 - BETA1):g}, beyond "
+                        f"float32's range (at most {FLOAT32_MAX:.3g})")
     for name in spec.regularizers:
         if name not in props:
             raise SpecError(f"{where}: regularizers.{name}: the dopesheet {sheet_path.name} has no column {name!r}; "

@@ -280,7 +280,9 @@ def _run_chunks(spec, specs, todo, trained, ex, futures, interrupted, progress, 
 def _progress_line(name: str, done: int, partial: float, total: int, elapsed: float) -> str:
     frac = (done + partial) / total if total else 1.0
     left = f", about {elapsed * (1 - frac) / frac:.0f}s left" if frac > 0.02 else ""
-    return f"{name}: {done}/{total} seeds trained ({100 * frac:.0f}%), {elapsed:.0f}s elapsed{left}"
+    # The percentage counts the chunks in flight (and trained chunks waiting to be cached).
+    return f"{name}: {done}/{total} seeds trained and cached, {100 * frac:.0f}% of the training done, " \
+           f"{elapsed:.0f}s elapsed{left}"
 
 
 def _model_from(spec: Spec, state: bytes):

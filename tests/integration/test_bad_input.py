@@ -151,9 +151,17 @@ def test_a_spec_file_whose_name_is_dots_cannot_write_outside_the_results(tmp_pat
     (["run", "tests/specs/quick.toml", "--set", "score.power=0.0"], "score.power: must be a finite number > 0"),
     (["run", "tests/specs/quick.toml", "--set", "interventions.suppression.falloff.strength=1e308"], "a strength in [0, 1]"),
     (["run", "tests/specs/quick.toml", "--set", "about.title=\"\\u001b]0;x\\u0007\""], "about.title: must be one line"),
+    # click's own errors (bad options, unknown commands) are one line too, with where to find help
+    (["sweep", "tests/specs/quick.toml", "--jobs", "0"], ("'--jobs' / '-j': 0 is not in the range x>=1 (see '", "sweep --help')")),
+    (["sweep", "tests/specs/quick.toml", "--chunk", "1.5"], "'--chunk': '1.5' is not a valid integer range"),
+    (["sweep", "tests/specs/quick.toml", "--executor", "slurm"], "is not one of 'inline', 'local', 'dask'"),
+    (["run", "tests/specs/quick.toml", "--bogus"], ("No such option '--bogus' (see '", "run --help')")),
+    (["nosuch"], "No such command 'nosuch'"),
+    (["run"], "Missing argument 'EXPERIMENT'"),
 ])
 def test_more_bad_input_is_one_line(tmp_path, args, needle):
-    one_line_error(repro(*args, env={"REPRO_RESULTS": str(tmp_path)}), needle)
+    needles = needle if isinstance(needle, tuple) else (needle,)
+    one_line_error(repro(*args, env={"REPRO_RESULTS": str(tmp_path)}), *needles)
 
 
 @pytest.mark.parametrize("sheet, needle", [
@@ -162,6 +170,11 @@ def test_more_bad_input_is_one_line(tmp_path, args, needle):
     ("STEP,PHASE,ACTION,lr,separate,anchor,subspace\n0,Train,,0.01,-5,0.01,0.01\n200,,,0.01,,,\n", "is negative"),
     ("STEP,PHASE,ACTION,lr,separate,anchor,subspace\n0,Train,,0.01,0.01,0.01,0.01\n99999999999999999999,,,0.01,,,\n",
      "is beyond 1000000"),
+    # A learning rate that float32 cannot hold once failed mid-training with a traceback.
+    ("STEP,PHASE,ACTION,lr,separate,anchor,subspace\n0,Train,,0.01,0.01,0.01,0.01\n+10,,,1e308,,,\n200,,,0.01,,,\n",
+     "float32"),
+    ("STEP,PHASE,ACTION,lr,separate,anchor,subspace\n0,Train,,0.01,0.01,0.01,0.01\n+10,,,3e38,,,\n200,,,0.01,,,\n",
+     "makes Adam's first step 3e+39"),
 ])
 def test_schedules_that_would_do_nothing_or_overflow(tmp_path, sheet, needle):
     (tmp_path / "s.csv").write_text(sheet)

@@ -149,6 +149,22 @@ def test_a_truncated_evaluation_is_redone(cache):
     assert any("metrics.json is damaged" in line for line in lines), lines
 
 
+def test_an_edited_per_colour_export_is_written_again(cache):
+    """per_color.csv is written from metrics.json for people to read, and never read back: an
+    edited or lost copy must not outlive the next run."""
+    spec = load_spec(QUICK)
+    path, _, _ = run_one(spec)
+    original = (path / "per_color.csv").read_bytes()
+    (path / "per_color.csv").write_bytes(original + b"garbage\n")
+    lines, log = collect()
+    _, _, reused = run_one(spec, log=log)
+    assert reused and (path / "per_color.csv").read_bytes() == original
+    assert any("per_color.csv" in line and "written again" in line for line in lines), lines
+    (path / "per_color.csv").unlink()
+    run_one(spec)
+    assert (path / "per_color.csv").read_bytes() == original
+
+
 def test_two_processes_writing_the_same_seed_leave_one_valid_result(cache):
     import os
     import subprocess
@@ -210,5 +226,17 @@ def test_a_folder_where_a_result_file_should_be_is_one_line(cache):
     path, _, _ = run_one(spec)
     (path / "metrics.json").unlink()
     (path / "metrics.json").mkdir()
-    with pytest.raises(ReproError, match="cannot write"):
+    with pytest.raises(ReproError, match="cannot write .*metrics.json"):
+        run_one(spec)
+
+
+def test_a_folder_where_the_model_should_be_is_named(cache):
+    from repro.errors import ReproError
+
+    spec = load_spec(QUICK)
+    path, _, _ = run_one(spec)
+    model = path.parent / "model.pt"  # beside training.json, above the evaluation
+    model.unlink()
+    model.mkdir()
+    with pytest.raises(ReproError, match=r"cannot write .*model\.pt: Is a directory"):
         run_one(spec)

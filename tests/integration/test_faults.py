@@ -93,6 +93,8 @@ def test_ctrl_c_stops_a_sweep_promptly_and_quietly(tmp_path, executor, to):
     assert proc.returncode == 130, err[-2000:]
     assert time.time() - t0 < 15
     assert "Traceback" not in err and "interrupted" in err, err[-2000:]
+    # ... and nothing after it (once, the resource tracker reported leaked semaphores here)
+    assert err.rstrip().splitlines()[-1].startswith("interrupted:"), err[-2000:]
     assert gone_within(kids, 10), "workers outlived the interrupted sweep"
     assert not list(tmp_path.rglob("*.tmp"))
 
@@ -111,6 +113,22 @@ def test_ctrl_c_just_after_training_still_exits_130(tmp_path):
     assert proc.returncode == 130, (proc.returncode, err[-2000:])
     assert "Traceback" not in err and "interrupted" in err, err[-2000:]
     assert len(list(tmp_path.rglob("training.json"))) == 4  # what finished is cached
+
+
+def test_a_ctrl_c_inside_an_exec_of_a_string_still_exits_130(tmp_path):
+    """CPython marks a KeyboardInterrupt that left an exec() of a string as unhandled and, when
+    run with -m (as `python -m repro.cli`), dies of SIGINT (-2) at exit even after the CLI caught
+    it; scipy's import runs such an exec. (A script entry point such as `repro` exits first.)"""
+    (tmp_path / "boom.py").write_text("from repro.cli import main\n"
+                                      "@main.command('boom')\n"
+                                      "def boom():\n"
+                                      "    exec('raise KeyboardInterrupt')\n"
+                                      "if __name__ == '__main__':\n"
+                                      "    main(['boom'])\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(ROOT)])}
+    out = subprocess.run([sys.executable, "-m", "boom"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 130, (out.returncode, out.stderr[-2000:])
+    assert "Traceback" not in out.stderr and out.stderr.rstrip().splitlines()[-1].startswith("interrupted:")
 
 
 def test_a_killed_driver_leaves_no_workers(tmp_path):
