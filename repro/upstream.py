@@ -60,6 +60,8 @@ def load() -> dict:
         Fingerprints.model_validate(data)
     except tomllib.TOMLDecodeError as e:
         raise ReproError(f"{path}: not valid TOML ({e})") from None
+    except RecursionError:
+        raise ReproError(f"{path}: nested too deeply to be a fingerprint registry") from None
     except ValidationError as e:
         where, message = first_problem(e, Fingerprints)
         raise ReproError(f"{path}: {where}: {message}") from None

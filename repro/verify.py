@@ -29,9 +29,11 @@ from repro.errors import ReproError
 from repro.expr import ExpressionError, check_syntax, evaluate
 from repro.schema import Strict, first_problem
 from repro.spec import ROOT, load_spec
-from repro.upstream import Emulation
 
 SCOPES = ("run", "sweep", "spec")
+# How an experiment's selected model compares with upstream's run on this platform.
+IDENTICAL, DIFFERENT = "bit-identical to upstream", "differs from upstream"
+NO_REFERENCE, NOT_MEASURED = "no upstream reference on this platform", "not measured"
 
 
 def registry_dir() -> Path:
@@ -93,9 +95,6 @@ class RegistryFile(Strict):
     discrepancy: list[DiscrepancyItem] = []
     table: list[TableItem] = []
     claim: list[ClaimItem] = []
-    initial: dict[str, str] = {}  # fingerprints.toml (checked in full by repro.upstream)
-    trained: dict[str, dict[str, str]] = {}
-    emulated: dict[str, Emulation] = {}
 
 
 @dataclass(frozen=True)
@@ -123,6 +122,9 @@ class Registry:
 
 
 def load_registry(directory: Path | None = None) -> Registry:
+    from repro import upstream
+    from repro.files import read_text
+
     d = directory or registry_dir()
     files = sorted(d.glob("*.toml")) if d.is_dir() else []
     if not files:
@@ -130,8 +132,8 @@ def load_registry(directory: Path | None = None) -> Registry:
     entries: list[Entry] = []
     claims: list[ClaimItem] = []
     for f in files:
-        from repro.files import read_text
-
+        if f.name == upstream.fingerprints_file().name:
+            continue  # upstream's model fingerprints: their own schema, checked by upstream.load() below
         try:
             data = RegistryFile.model_validate(tomllib.loads(read_text(f, "registry")))
         except RecursionError:
@@ -143,9 +145,7 @@ def load_registry(directory: Path | None = None) -> Registry:
             raise ReproError(f"{f}: {where}: {message}") from None
         entries += _entries_of(data, f)
         claims += data.claim
-    from repro import upstream
-
-    upstream.load()  # the fingerprints' cross-references, checked before any work starts
+    upstream.load()  # the fingerprints, checked before any work starts
     ids = Counter([e.id for e in entries] + [c.id for c in claims])
     dup = sorted(i for i, n in ids.items() if n > 1)
     if dup:
@@ -427,9 +427,8 @@ def experiment_summaries(checks: list[Check], data: Data) -> dict:
         if refs is not None and refs.emulated:  # the draw made under the emulating kernel variables
             checked = next((v["run"]["model_sha256"] for v in (sens or {}).get("variants", []) if v["env"] == refs.env),
                            None)
-        fp = ("no upstream reference on this platform" if reference is None
-              else "not measured" if checked is None
-              else "bit-identical to upstream" if checked == reference else "differs from upstream")
+        fp = (NO_REFERENCE if reference is None else NOT_MEASURED if checked is None
+              else IDENTICAL if checked == reference else DIFFERENT)
         sweep_sens = data.sensitivity(x, True) if data.bands else None
         out[x] = {
             "statuses": dict(Counter(c.status for c in mine)),
@@ -496,9 +495,8 @@ def write_report(report: dict, results: Path) -> Path:
     is (so a rebuild of the paper with nothing changed stays byte-identical)."""
     from datetime import datetime, timezone
 
-    from repro.results import atomic_write_text
-
     from repro.files import regular_bytes
+    from repro.results import atomic_write_text
 
     path = output_path(report, results)
     raw = regular_bytes(path)
@@ -532,7 +530,7 @@ def format_models(experiments: dict[str, dict]) -> str:
     lines = []
     for name, x in experiments.items():
         fp = x.get("fingerprint") or {}
-        how = fp.get("status", "not measured")
+        how = fp.get("status", NOT_MEASURED)
         ref = fp.get("reference")
         env = " ".join(f"{k}={v}" for k, v in (fp.get("emulation") or {}).items())
         if ref and env:  # the comparison is made on the draw under the emulating kernel variables

@@ -13,6 +13,9 @@ Every number comes from results/verification.json and the collected runs; none i
 
 from __future__ import annotations
 
+import statistics
+
+from repro import verify as V
 from repro.paper.collect import Experiment
 
 PAPER_VERSION = "arXiv 2512.12469, camera-ready for the ICLR 2026 GRaM workshop (OpenReview fCyFNits3s)"
@@ -85,8 +88,7 @@ def _claims(report: dict) -> list[dict]:
 
 
 # The fingerprint verdicts of repro.verify, short enough for a table column.
-FINGERPRINT_SHORT = {"bit-identical to upstream": "bit-identical", "no upstream reference on this platform":
-                     "no reference", "differs from upstream": "differs"}
+FINGERPRINT_SHORT = {V.IDENTICAL: "bit-identical", V.NO_REFERENCE: "no reference", V.DIFFERENT: "differs"}
 
 
 def _fidelity(report: dict, data: dict[str, Experiment]) -> list[dict]:
@@ -111,14 +113,13 @@ def _entry(report: dict, id_: str) -> dict | None:
 def _differences(report: dict, data: dict[str, Experiment]) -> dict:
     """The measured facts the prose states."""
     xs = report.get("experiments", {})
-    exact = [n for n in data if xs.get(n, {}).get("fingerprint", {}).get("status") == "bit-identical to upstream"]
+    exact = [n for n in data if xs.get(n, {}).get("fingerprint", {}).get("status") == V.IDENTICAL]
     platform = next((x["fingerprint"].get("platform") for x in xs.values() if x.get("fingerprint")), "")
     emulation = next((x["fingerprint"].get("emulation") for x in xs.values() if x.get("fingerprint")), None)
     chaotic = [n for n in data if xs.get(n, {}).get("chaotic")]
     calm = [n for n in data if n in xs and not xs[n].get("chaotic")]
     sweeps = {n: xs[n]["sweep_sensitivity"] for n in data if xs.get(n, {}).get("sweep_sensitivity")}
     examples = [{**e, "what": EXAMPLES[i]} for i in EXAMPLES if (e := _entry(report, i)) is not None]
-    import statistics
 
     def median_spread(names):
         vals = [e["spread"] for e in report.get("entries", []) if e["experiment"] in names and e["kind"] == "cell"

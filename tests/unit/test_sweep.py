@@ -41,3 +41,12 @@ def test_selection_never_picks_a_nan_score():
     assert selected == 1 and front == [0, 1, 2]
     with pytest.raises(ReproError, match="no seed has a finite score"):
         select(rows[:1], ["val_recon"], ["score"])
+
+
+def test_the_chunk_help_states_the_default_the_sweep_uses():
+    # The CLI imports repro.sweep lazily (it pulls in torch), so its help repeats the number.
+    from repro.cli import sweep
+    from repro.sweep import CHUNK
+
+    [opt] = [p for p in sweep.params if p.name == "chunk_size"]
+    assert f"(default {CHUNK})" in opt.help
