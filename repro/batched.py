@@ -1,10 +1,20 @@
 """Train many seeds as one computation: parameters stacked along a seed dimension, one
 `torch.func.vmap(grad(...))` per step, each seed with its own replayed batches and labels.
 
-Every seed still gets exactly the model `repro.train.train` gives it (checked bit for bit in
-tests/integration/test_batched.py, and measured on ex-2.4.1 and ex-2.9.1 over all 1501 steps):
-the vmapped kernels compute each seed's slice with the same arithmetic, and the regulariser
-terms that the per-seed loop skips (no positive label in the batch) contribute exact zeros.
+Every seed still gets exactly the model `repro.train.train` gives it, at the thread count
+results are made with (checked bit for bit in tests/integration/test_batched.py, and by
+bench/check_batched.py for all 60 seeds of every experiment):
+
+- the vmapped kernels compute each seed's slice with the arithmetic the per-seed loop uses
+  (measured: no op but the weight gradients below differs between 1 and 2 threads), and the
+  regulariser terms the per-seed loop skips (no positive label in the batch) add exact zeros;
+- each linear layer's weight gradient is NOT left to vmap. With 2 threads MKL splits the rows
+  of a product between its threads, so the per-seed loop's `grad_out.T @ input` for a layer
+  with 5 outputs (the 5-D bottleneck: a [5, 64] x [64, 16] product) rounds differently from any
+  batched kernel (measured; bench/probe_threads.py). So vmap returns the gradient at each
+  layer's output (through a zero "tap" subtracted from it: exact, and its gradient is minus the
+  output's) and each layer's input, and every seed's weight gradient is then the same 2-D `mm`
+  autograd calls in the per-seed loop, on tensors of the same shapes and strides.
 """
 
 from __future__ import annotations
@@ -15,12 +25,26 @@ from collections.abc import Callable, Sequence
 import torch
 import torch.nn.functional as F
 from torch import Tensor
-from torch.func import functional_call, grad, vmap
+from torch.func import grad, vmap
 
 from repro.model import SphericalAutoencoder
 from repro.regularizers import Regularizer
 from repro.replay import BatchPlan
 from repro.train import FastAdam, TrainResult, ValidationSet, _weight, count_labels, first_non_finite, validate
+
+
+def _linear_names(model: SphericalAutoencoder, part: str) -> list[str]:
+    return [f"{part}.{n}" for n, m in getattr(model, part).named_children() if isinstance(m, torch.nn.Linear)]
+
+
+def _mlp(h: Tensor, layers: list[str], weight: dict, bias: dict, tap: dict, inputs: list) -> Tensor:
+    """One seed's encoder or decoder as in training mode, recording each layer's input."""
+    for i, name in enumerate(layers):
+        inputs.append(h)
+        h = F.linear(h, weight[name], bias[name]) - tap[name]
+        if i < len(layers) - 1:
+            h = F.gelu(h)
+    return h
 
 
 def train_many(
@@ -38,30 +62,45 @@ def train_many(
     template = models[0]
     names = [n for n, _ in template.named_parameters()]
     stacked = {n: torch.stack([dict(m.named_parameters())[n].detach() for m in models]).contiguous() for n in names}
+    encoder, decoder = _linear_names(template, "encoder"), _linear_names(template, "decoder")
+    layers = encoder + decoder
+    weight = {n: stacked[f"{n}.weight"] for n in layers}
+    bias = {n: stacked[f"{n}.bias"] for n in layers}
     last_row = len(schedule["lr"]) - 2
     label_names = list(plans[0].labels[0]) if plans[0].labels else []
+    S = len(models)
 
-    def loss_fn(p, x, labels, terms):
-        y, z = functional_call(template, p, (x,))
+    def loss_fn(bias, tap, weight, x, labels, terms):
+        inputs: list[Tensor] = []
+        z = F.normalize(_mlp(x, encoder, weight, bias, tap, inputs), dim=-1)
+        y = _mlp(z, decoder, weight, bias, tap, inputs)
         total = F.mse_loss(y, x)
         for r, w in terms:
             term = r.term(z, labels)
             if term is not None:
                 total = total + term * w
-        return total, total
+        return total, (total, inputs)
 
-    opt = FastAdam(list(stacked.values()))
-    losses = torch.empty(len(models), n_steps, dtype=torch.float32)
+    opt = FastAdam([stacked[n] for n in names])
+    weight_grads = {n: torch.empty_like(weight[n]) for n in layers}
+    losses = torch.empty(S, n_steps, dtype=torch.float32)
     val_history: list[list[tuple[int, dict[str, float]]]] = [[] for _ in models]
-    template.train()
     checked = 0
-    diverged: list[tuple[int, float] | None] = [None] * len(models)
+    diverged: list[tuple[int, float] | None] = [None] * S
     for k in range(n_steps):
         row = min(k, last_row)
         x = torch.stack([colors[p.index[k]] for p in plans])
         labels = {name: torch.stack([p.labels[k][name] for p in plans]) for name in label_names}
         terms = [(r, w) for r in regularizers if (w := _weight(schedule, r, row)) != 0.0]
-        grads, total = vmap(grad(lambda p, x, lab, terms=terms: loss_fn(p, x, lab, terms), has_aux=True))(stacked, x, labels)
+        tap = {n: torch.zeros(S, x.shape[1], weight[n].shape[1]) for n in layers}
+        (bias_grads, tap_grads), (total, inputs) = vmap(grad(
+            lambda b, t, w, x, lab, terms=terms: loss_fn(b, t, w, x, lab, terms), argnums=(0, 1), has_aux=True,
+        ))(bias, tap, weight, x, labels)
+        for n, h in zip(layers, inputs):
+            grad_out = tap_grads[n].neg()  # d loss / d (layer output)
+            for i in range(S):
+                torch.mm(grad_out[i].t(), h[i], out=weight_grads[n][i])
+        grads = {**{f"{n}.weight": weight_grads[n] for n in layers}, **{f"{n}.bias": bias_grads[n] for n in layers}}
         opt.step(schedule["lr"][row], [grads[n] for n in names])
         losses[:, k] = total.detach()
         if validation is not None and any(k in p.validate_after for p in plans):
@@ -69,7 +108,7 @@ def train_many(
                 if k in p.validate_after:
                     val_history[i].append((k + 1, validate(_unstack(template, stacked, i), validation, regularizers)))
         if (k + 1) % 50 == 0 or k + 1 == n_steps:
-            for i in range(len(models)):  # a diverged seed is recorded and trains on (as NaN) beside the others
+            for i in range(S):  # a diverged seed is recorded and trains on (as NaN) beside the others
                 if diverged[i] is None:
                     diverged[i] = first_non_finite(losses[i], checked, k + 1)
             checked = k + 1
@@ -80,7 +119,7 @@ def train_many(
     for i, p in enumerate(plans):
         model = _unstack(template, stacked, i)
         out.append(TrainResult(model, count_labels(p, regularizers, schedule, n_steps), val_history[i],
-                               float(losses[i, -1]), elapsed / len(models), losses[i].clone(), diverged[i]))
+                               float(losses[i, -1]), elapsed / S, losses[i].clone(), diverged[i]))
     return out
 
 

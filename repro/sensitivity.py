@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from repro import keys
+from repro import keys, machine
 from repro import results as R
 from repro.errors import ReproError
 from repro.spec import ROOT, Spec, load_spec
@@ -81,15 +81,16 @@ def cached(spec: Spec, sweep: bool = False) -> dict | None:
     return data
 
 
-def _variant_env(v: Variant | None) -> dict[str, str]:
+def _variant_env(v: Variant | None, side_by_side: int = 1) -> dict[str, str]:
+    """The environment of a variant's process, `side_by_side` of them running at once."""
     env = {k: val for k, val in os.environ.items() if k not in {k2 for var in VARIANTS for k2 in var.env}}
-    return {**env, **(v.env if v else {})}
+    return {**env, **machine.side_by_side_env(side_by_side), **(v.env if v else {})}
 
 
-def _measure(experiment: str, variant: Variant | None, sweep: bool, jobs: int) -> dict:
+def _measure(experiment: str, variant: Variant | None, sweep: bool, jobs: int, side_by_side: int = 1) -> dict:
     """One variant's run (and sweep) metrics, from a fresh process (the variables are read at start)."""
     args = [sys.executable, "-m", "repro.sensitivity", experiment, "--jobs", str(jobs)] + (["--sweep"] if sweep else [])
-    out = subprocess.run(args, capture_output=True, text=True, cwd=ROOT, env=_variant_env(variant))
+    out = subprocess.run(args, capture_output=True, text=True, cwd=ROOT, env=_variant_env(variant, side_by_side))
     if out.returncode != 0:
         name = variant.name if variant else "default"
         last = (out.stderr.strip().splitlines() or ["(no output)"])[-1]
@@ -117,8 +118,9 @@ def run_sensitivity(experiment: str, sweep: bool = False, jobs: int = 2, log=Non
             say(f"{experiment}: sweep under {v.name if v else 'the default kernels'} done "
                 f"({time.perf_counter() - t0:.0f}s)")
     else:
-        with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-            measured = list(pool.map(lambda v: _measure(experiment, v, False, 1), variants))
+        side_by_side = max(1, min(jobs, len(variants)))
+        with ThreadPoolExecutor(max_workers=side_by_side) as pool:
+            measured = list(pool.map(lambda v: _measure(experiment, v, False, 1, side_by_side), variants))
     data = {
         "experiment": experiment,
         "inputs": inputs,

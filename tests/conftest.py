@@ -4,10 +4,12 @@ from pathlib import Path
 import pytest
 import torch
 
+from repro import machine
+
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = Path(__file__).resolve().parent / "specs"
 
-torch.set_num_threads(1)
+torch.set_num_threads(machine.THREADS)  # the count results are made with
 
 
 @pytest.fixture

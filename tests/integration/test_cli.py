@@ -8,6 +8,7 @@ import sys
 import numpy as np
 import pytest
 
+from repro import machine
 from repro.model import fingerprint
 from repro.results import load_model
 from repro.spec import load_spec
@@ -45,7 +46,7 @@ def test_run_writes_a_complete_result_and_reuses_it(tmp_path):
     assert {"power", "similarity", "cube", "r", "r2", "p"} <= set(m["selectivity"]["ablation"])
     assert m["label_counts"]["total"] == 201 * 64
     env = json.loads((train_dir / "env.json").read_text())
-    assert env["torch"].startswith("2.13.0") and env["threads"] == 1 and env["platform"]
+    assert env["torch"].startswith("2.13.0") and env["threads"] == machine.THREADS and env["platform"]
     # The saved weights are the model: loaded back with weights_only=True, same fingerprint.
     model = load_model(train_dir, load_spec(QUICK))
     assert fingerprint(model) == m["model_sha256"]
