@@ -1,14 +1,13 @@
 """Upstream's model fingerprints (registry/fingerprints.toml) for the platform at hand.
 
-A platform with references of its own is checked directly. A platform listed under
-`[emulated.*]` is checked against another platform's references in a fresh process with the
-listed kernel variables set (they are read at start-up), for the listed experiments only.
+Trained weights depend on the kernels, so each platform has references of its own (upstream's
+code run there); a platform without any has nothing to be checked against.
 """
 
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -18,16 +17,9 @@ from repro.machine import Platform, current_platform
 from repro.schema import Strict, first_problem
 
 
-class Emulation(Strict):
-    reproduces: str  # the platform whose references this one matches
-    env: dict[str, str]  # with these kernel variables set
-    experiments: list[str]  # for these experiments only
-
-
 class Fingerprints(Strict):
     initial: dict[str, str] = {}
     trained: dict[str, dict[str, str]] = {}
-    emulated: dict[str, Emulation] = {}
 
 
 def fingerprints_file() -> Path:
@@ -41,11 +33,6 @@ class References:
     platform: str  # the platform whose upstream runs these are
     source: str
     trained: dict[str, str]  # experiment -> SHA-256 of the trained model
-    env: dict[str, str] = field(default_factory=dict)  # kernel variables to set (emulation)
-
-    @property
-    def emulated(self) -> bool:
-        return bool(self.env)
 
 
 def load() -> dict:
@@ -65,15 +52,6 @@ def load() -> dict:
     except ValidationError as e:
         where, message = first_problem(e, Fingerprints)
         raise ReproError(f"{path}: {where}: {message}") from None
-    for name, em in data.get("emulated", {}).items():
-        refs = data.get("trained", {}).get(em["reproduces"])
-        if refs is None:
-            raise ReproError(f"{path}: emulated.{name}.reproduces: {em['reproduces']!r} is not a platform under "
-                             f"[trained]: {', '.join(data.get('trained', {})) or '(none)'}")
-        missing = [x for x in em["experiments"] if x not in refs]
-        if missing:
-            raise ReproError(f"{path}: emulated.{name}.experiments: {', '.join(missing)} has no reference "
-                             f"under [trained.{em['reproduces']}]")
     return data
 
 
@@ -86,19 +64,11 @@ def references(platform: Platform | None = None) -> References | None:
     data = load()
     pid = (platform or current_platform()).id
     trained = data.get("trained", {})
-    if pid in trained:
-        t = dict(trained[pid])
-        return References(pid, t.pop("source", ""), t)
-    em = data.get("emulated", {}).get(pid)
-    if em is not None:
-        t = dict(trained[em["reproduces"]])
-        source = t.pop("source", "")
-        return References(em["reproduces"], f"{source}; this {pid} machine emulates it with "
-                          + ", ".join(f"{k}={v}" for k, v in em["env"].items()),
-                          {k: t[k] for k in em["experiments"]}, dict(em["env"]))
-    return None
+    if pid not in trained:
+        return None
+    t = dict(trained[pid])
+    return References(pid, t.pop("source", ""), t)
 
 
 def known_platforms() -> list[str]:
-    data = load()
-    return sorted([*data.get("trained", {}), *data.get("emulated", {})])
+    return sorted(load().get("trained", {}))

@@ -423,12 +423,8 @@ def experiment_summaries(checks: list[Check], data: Data) -> dict:
             pass
         reference = refs.trained.get(x) if refs else None
         sens = data.sensitivity(x, False) if data.bands else None
-        checked = sha
-        if refs is not None and refs.emulated:  # the draw made under the emulating kernel variables
-            checked = next((v["run"]["model_sha256"] for v in (sens or {}).get("variants", []) if v["env"] == refs.env),
-                           None)
-        fp = (NO_REFERENCE if reference is None else NOT_MEASURED if checked is None
-              else IDENTICAL if checked == reference else DIFFERENT)
+        fp = (NO_REFERENCE if reference is None else NOT_MEASURED if sha is None
+              else IDENTICAL if sha == reference else DIFFERENT)
         sweep_sens = data.sensitivity(x, True) if data.bands else None
         out[x] = {
             "statuses": dict(Counter(c.status for c in mine)),
@@ -436,10 +432,8 @@ def experiment_summaries(checks: list[Check], data: Data) -> dict:
             "largest_table_difference": max((abs(c.difference) for c in cells), default=None),
             "table_band": [min(spreads), max(spreads)] if spreads else None,
             "model_sha256": sha,
-            "fingerprint": {"status": fp, "reference": reference, "checked": checked,
-                            "platform": current_platform().id,
-                            "reference_platform": refs.platform if refs else None,
-                            "emulation": refs.env if refs and refs.emulated else None},
+            "fingerprint": {"status": fp, "reference": reference, "platform": current_platform().id,
+                            "reference_platform": refs.platform if refs else None},
             "sensitivity": None if sens is None else {
                 "variants": [v["name"] for v in sens["variants"]], "distinct_models": sens["distinct_models"],
                 "wall_s": sens["wall_s"]},
@@ -532,10 +526,7 @@ def format_models(experiments: dict[str, dict]) -> str:
         fp = x.get("fingerprint") or {}
         how = fp.get("status", NOT_MEASURED)
         ref = fp.get("reference")
-        env = " ".join(f"{k}={v}" for k, v in (fp.get("emulation") or {}).items())
-        if ref and env:  # the comparison is made on the draw under the emulating kernel variables
-            how += f": under {env} it trains {(fp.get('checked') or '—')[:12]}; upstream's {fp['reference_platform']} run: {ref[:12]}"
-        elif ref:
+        if ref:
             how += f" (upstream's {fp['reference_platform']} run: {ref[:12]})"
         lines.append(f"{name:<18} {(x.get('model_sha256') or '—')[:12]:<12}  {how}")
     return "\n".join(lines)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import statistics
 
+from repro import upstream
 from repro import verify as V
 from repro.paper.collect import Experiment
 
@@ -115,7 +116,6 @@ def _differences(report: dict, data: dict[str, Experiment]) -> dict:
     xs = report.get("experiments", {})
     exact = [n for n in data if xs.get(n, {}).get("fingerprint", {}).get("status") == V.IDENTICAL]
     platform = next((x["fingerprint"].get("platform") for x in xs.values() if x.get("fingerprint")), "")
-    emulation = next((x["fingerprint"].get("emulation") for x in xs.values() if x.get("fingerprint")), None)
     chaotic = [n for n in data if xs.get(n, {}).get("chaotic")]
     calm = [n for n in data if n in xs and not xs[n].get("chaotic")]
     sweeps = {n: xs[n]["sweep_sensitivity"] for n in data if xs.get(n, {}).get("sweep_sensitivity")}
@@ -130,7 +130,8 @@ def _differences(report: dict, data: dict[str, Experiment]) -> dict:
     width = [c for c in report.get("claims", []) if c["experiment"] == "ex-2.9.1-width10"]
     width16 = {c["id"]: c for c in report.get("claims", []) if c["experiment"] == "ex-2.9.1"}
     calm_fail = sum(xs[n].get("statuses", {}).get("FAIL", 0) for n in calm)
-    return {"exact": exact, "calm_fail": calm_fail, "platform": platform, "emulation": emulation, "chaotic": chaotic, "calm": calm,
+    return {"exact": exact, "calm_fail": calm_fail, "platform": platform,
+            "reference_platforms": upstream.known_platforms(), "chaotic": chaotic, "calm": calm,
             "largest": {n: xs[n].get("largest_table_difference") for n in data if n in xs},
             "sweeps": sweeps, "examples": examples,
             "amplification": hot / cold if hot and cold else None,

@@ -2,8 +2,8 @@
 
 registry/fingerprints.toml holds the fingerprints of upstream's own runs (rng-replay.md §12)
 per CPU platform. Every experiment's selected seed that has a reference here is trained by
-`repro run --seed N` (per-seed loop) and inside a three-seed `repro sweep` (batched loop), each
-in a fresh process, and both must give the reference. A platform without any reference skips
+`repro run` (per-seed loop) and inside a four-seed `repro sweep` on two local workers (batched
+loop), each in fresh processes, and both must give the reference. A platform without any reference skips
 with the reason; initial weights are platform independent and always checked.
 """
 
@@ -34,9 +34,9 @@ def test_initial_weights_are_upstreams(experiment):
     assert fingerprint(model) == upstream.initial()[experiment]
 
 
-def _repro(args, results, env):
+def _repro(args, results):
     out = subprocess.run([sys.executable, "-m", "repro.cli", *args], capture_output=True, text=True, cwd=ROOT,
-                         env={**os.environ, **env, "REPRO_RESULTS": str(results)})
+                         env={**os.environ, "REPRO_RESULTS": str(results)})
     assert out.returncode == 0, out.stderr[-2000:]
     return out
 
@@ -52,13 +52,14 @@ def test_this_platform_has_references():
 def test_trained_models_are_upstreams_per_seed_and_batched(experiment, tmp_path):
     spec = load_spec(experiment)
     sha = REFS.trained[experiment]
-    run = _repro(["run", experiment, "-q"], tmp_path / "run", REFS.env)
+    run = _repro(["run", experiment, "-q"], tmp_path / "run")
     assert f"Model sha256: {sha}" in run.stdout, f"{PLATFORM} ({REFS.source}): {run.stdout[-400:]}"
-    # The batched sweep path, with the selected seed among others in one batch.
-    others = [s for s in (0, 1, 2) if s != spec.seed][:2]
+    # The batched sweep path as users run it: two local workers side by side (so they wait
+    # passively), each training two seeds as one batch, the selected seed among them.
+    others = [s for s in (0, 1, 2, 3) if s != spec.seed][:3]
     seeds = ",".join(str(s) for s in sorted([spec.seed, *others]))
-    _repro(["sweep", experiment, "--seeds", seeds, "--executor", "inline"], tmp_path / "sweep", REFS.env)
+    _repro(["sweep", experiment, "--seeds", seeds, "--executor", "local", "--jobs", "2"], tmp_path / "sweep")
     [summary] = (tmp_path / "sweep").glob("*/sweep-*/summary.json")
     runs = {r["seed"]: r for r in json.loads(summary.read_text())["runs"]}
     assert runs[spec.seed]["model_sha256"] == sha
-    assert json.loads(summary.read_text())["timings"]["trained"] == 3  # all three trained batched, none reused
+    assert json.loads(summary.read_text())["timings"]["trained"] == 4  # all four trained batched, none reused
