@@ -23,7 +23,7 @@ from repro import results as R
 from repro.errors import ReproError
 from repro.spec import Spec, parse_seeds  # noqa: F401  (parse_seeds: part of this module's API)
 
-CHUNK = 15  # seeds per batched worker task: ~0.55 s a seed (vs 1.3 s alone) and a cached chunk every ~8 s
+CHUNK = 15  # seeds per batched worker task: 0.5-0.6 s a seed (vs 1.4-1.9 s alone; bench/results-batched-*.json), a cached chunk every ~8 s
 
 
 def train_chunk(spec: Spec, seeds: list[int], progress=None) -> list[dict]:
