@@ -40,6 +40,25 @@ def test_executors_agree(tmp_path, monkeypatch):
     assert inline["pareto_count"] == len(inline["pareto_seeds"]) >= 1
 
 
+@pytest.mark.parametrize("executor", ["local", "dask"])
+def test_workers_side_by_side_wait_passively(executor, monkeypatch):
+    """Two workers of THREADS threads each: when that is more than the cores, their idle OpenMP
+    threads must not spin (it triples a sweep's time here); the driver's environment is kept."""
+    from repro import machine
+
+    if executor == "dask":
+        pytest.importorskip("distributed")
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    ex = make_executor(executor, jobs=2)
+    try:
+        expected = machine.side_by_side_env(ex.jobs).get("OMP_WAIT_POLICY")
+        seen = {ex.submit(os.getenv, "OMP_WAIT_POLICY").result(timeout=60) for _ in range(4)}
+    finally:
+        ex.shutdown()
+    assert seen == {expected}
+    assert "OMP_WAIT_POLICY" not in os.environ
+
+
 def test_sweep_resumes_from_cache(tmp_path, monkeypatch):
     first = sweep_with("inline", tmp_path, monkeypatch)
     again = sweep_with("inline", tmp_path, monkeypatch)
