@@ -157,14 +157,12 @@ def progress_queue(executor):
     return make() if make else None
 
 
-cores = machine.cores
-
 
 def make_executor(name: str, jobs: int | None = None, scheduler: str | None = None, log=None) -> Executor:
     if name == "inline":
         return InlineExecutor()
     if name == "local":
-        n = cores()
+        n = machine.cores()
         if jobs and jobs > n:
             if log:
                 log(f"--jobs {jobs} is more than the {n} cores here; using {n}")
@@ -183,7 +181,7 @@ def make_executor(name: str, jobs: int | None = None, scheduler: str | None = No
         else:
             # Quiet workers (their connection errors while stopping are not the user's business),
             # and workers that close themselves if the scheduler in this process disappears.
-            n = min(jobs or cores(), cores())
+            n = min(jobs or machine.cores(), machine.cores())
             with _ctrl_c_ignored():  # one task at a time per worker, which pins its own threads
                 cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, env=machine.side_by_side_env(n),
                                        dashboard_address=None, silence_logs=logging.CRITICAL, death_timeout=10)
