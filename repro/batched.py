@@ -8,13 +8,12 @@ bench/check_batched.py for all 60 seeds of every experiment):
 - the vmapped kernels compute each seed's slice with the arithmetic the per-seed loop uses
   (measured: no op but the weight gradients below differs between 1 and 2 threads), and the
   regulariser terms the per-seed loop skips (no positive label in the batch) add exact zeros;
-- each linear layer's weight gradient is NOT left to vmap. With 2 threads MKL splits the rows
-  of a product between its threads, so the per-seed loop's `grad_out.T @ input` for a layer
-  with 5 outputs (the 5-D bottleneck: a [5, 64] x [64, 16] product) rounds differently from any
-  batched kernel (measured; bench/probe_threads.py). So vmap returns the gradient at each
-  layer's output (through a zero "tap" subtracted from it: exact, and its gradient is minus the
-  output's) and each layer's input, and every seed's weight gradient is then the same 2-D `mm`
-  autograd calls in the per-seed loop, on tensors of the same shapes and strides.
+- each linear layer's weight gradient is NOT left to vmap: some are computed in row blocks, as
+  upstream's two MKL threads computed them (repro.rowsplit; the 5-D bottleneck's [5, 64] x
+  [64, 16] product on amd-avx512), which no batched kernel reproduces. So vmap returns the
+  gradient at each layer's output (through a zero "tap" subtracted from it: exact, and its
+  gradient is minus the output's) and each layer's input, and every seed's weight gradient is
+  then the same 2-D `mm`s the per-seed loop calls, on tensors of the same shapes and strides.
 """
 
 from __future__ import annotations
@@ -30,6 +29,7 @@ from torch.func import grad, vmap
 from repro.model import SphericalAutoencoder
 from repro.regularizers import Regularizer
 from repro.replay import BatchPlan
+from repro.rowsplit import row_split, weight_grad
 from repro.train import FastAdam, TrainResult, ValidationSet, _weight, count_labels, first_non_finite, validate
 
 
@@ -83,6 +83,7 @@ def train_many(
 
     opt = FastAdam([stacked[n] for n in names])
     weight_grads = {n: torch.empty_like(weight[n]) for n in layers}
+    splits = {n: row_split(*weight[n].shape[1:]) for n in layers}
     losses = torch.empty(S, n_steps, dtype=torch.float32)
     val_history: list[list[tuple[int, dict[str, float]]]] = [[] for _ in models]
     checked = 0
@@ -99,7 +100,7 @@ def train_many(
         for n, h in zip(layers, inputs):
             grad_out = tap_grads[n].neg()  # d loss / d (layer output)
             for i in range(S):
-                torch.mm(grad_out[i].t(), h[i], out=weight_grads[n][i])
+                weight_grad(grad_out[i], h[i], splits[n], out=weight_grads[n][i])
         grads = {**{f"{n}.weight": weight_grads[n] for n in layers}, **{f"{n}.bias": bias_grads[n] for n in layers}}
         opt.step(schedule["lr"][row], [grads[n] for n in names])
         losses[:, k] = total.detach()

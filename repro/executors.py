@@ -1,8 +1,8 @@
 """Executors in the shape of `concurrent.futures.Executor`: submit(fn, *args) -> Future.
 
 inline  runs each task when submitted, in this process (debugging, tiny sweeps)
-local   a pool of worker processes on this machine, each with the thread count results are
-        made with (repro.machine.THREADS), waiting passively when they outnumber the cores
+local   a pool of worker processes on this machine, each training at the thread count results
+        are made with (repro.machine.THREADS: one)
 dask    a Dask distributed cluster: a LocalCluster, or `--scheduler tcp://host:8786` for a
         cluster you started (dask-jobqueue on SLURM/PBS, Kubernetes, ...)
 
@@ -75,21 +75,6 @@ def _ctrl_c_ignored() -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _environment(extra: dict[str, str]) -> Iterator[None]:
-    """os.environ with `extra` set, for the processes started inside (spawned workers copy it)."""
-    before = {k: os.environ.get(k) for k in extra}
-    os.environ.update(extra)
-    try:
-        yield
-    finally:
-        for k, v in before.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-
-
-@contextlib.contextmanager
 def deferred_interrupt() -> Iterator:
     """Inside, Ctrl-C only records itself; the caller asks `interrupted()` where it is safe to
     stop. A second Ctrl-C stops at once."""
@@ -123,11 +108,10 @@ class LocalExecutor(ProcessPoolExecutor):
         self._ctx = multiprocessing.get_context("spawn")
         super().__init__(max_workers=jobs, mp_context=self._ctx, initializer=_worker_init, initargs=(os.getpid(),))
         self.jobs = jobs
-        self._env = machine.side_by_side_env(jobs)
         self._manager: SyncManager | None = None
 
     def submit(self, fn, /, *args, **kwargs):
-        with _ctrl_c_ignored(), _environment(self._env):  # workers are spawned here
+        with _ctrl_c_ignored():  # workers are spawned here
             return super().submit(fn, *args, **kwargs)
 
     def progress_queue(self):
@@ -183,7 +167,7 @@ def make_executor(name: str, jobs: int | None = None, scheduler: str | None = No
             # and workers that close themselves if the scheduler in this process disappears.
             n = min(jobs or machine.cores(), machine.cores())
             with _ctrl_c_ignored():  # one task at a time per worker, which pins its own threads
-                cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, env=machine.side_by_side_env(n),
+                cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
                                        dashboard_address=None, silence_logs=logging.CRITICAL, death_timeout=10)
             client = Client(cluster)
         return _DaskExecutor(client, jobs or len(client.scheduler_info().get("workers", {})) or 1)

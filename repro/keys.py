@@ -3,7 +3,8 @@
 - training key: what can change a trained model: the training fields of the spec (seed,
   model, data, labels, validation, regularisers), the dopesheet's keyframes and length, a digest
   of the source files that run during training, the torch version, the CPU platform (vendor,
-  kernel capability, kernel-choosing variables; repro.machine) and the thread count;
+  kernel capability, kernel-choosing variables; repro.machine), the thread count and the row
+  blocks of the weight gradients (repro.rowsplit);
 - score key: the training key, the score's fields, its intervention and the evaluation code;
 - evaluation key: the training key, every intervention, the evaluation and score fields and
   the evaluation code.
@@ -23,12 +24,12 @@ from pathlib import Path
 
 import torch
 
-from repro import machine
+from repro import machine, rowsplit
 from repro.spec import Spec
 
 PACKAGE = Path(__file__).resolve().parent
 # Modules whose code runs while a model trains (a change to any of them retrains).
-TRAINING_MODULES = ("model", "regularizers", "replay", "train", "batched", "data", "colors", "dopesheet")
+TRAINING_MODULES = ("model", "regularizers", "replay", "train", "batched", "rowsplit", "data", "colors", "dopesheet")
 # Modules whose code runs while a trained model is scored or evaluated.
 EVALUATION_MODULES = ("model", "interventions", "surgery", "evaluate", "colors")
 TRAINING_FIELDS = ("seed", "model", "data", "labels", "validation", "regularizers")
@@ -61,6 +62,7 @@ def training_inputs(spec: Spec) -> dict:
         "torch": torch.__version__,
         "platform": machine.current_platform().id,
         "threads": machine.THREADS,
+        "row_split": rowsplit.table(),  # the blocks that stand in for upstream's two threads here
     }
 
 

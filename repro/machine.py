@@ -21,13 +21,13 @@ from pathlib import Path
 
 import torch
 
-# Upstream's intra-op thread count: torch's default on its 2-core reference machines (each
-# upstream run records torch_threads = 2). It is part of the arithmetic, not only of the speed:
-# on amd-avx512, with 2 threads MKL splits the rows of some products between the threads and
-# rounds them differently (the 5-D experiments' models change; measured, bench/probe_threads.py;
-# on intel-avx512 1 and 2 threads give the same models). So results are made with this many
-# threads whatever this machine's core count, and the training key records it.
-THREADS = 2
+# Results are made at one intra-op thread: no OpenMP parallel region runs while a model trains,
+# so a second process on the machine costs training its fair share of the cores, not the
+# tenfold a spinning second thread cost (bench/results-robustness.json). Upstream trained at two
+# (torch's default on its 2-core machines); the one product whose bits depend on that count, on
+# amd-avx512, is computed in the row blocks MKL's two threads used (repro.rowsplit), so a seed
+# still gives upstream's model. The training key records this count and that table.
+THREADS = 1
 
 # Variables that make MKL, oneDNN or ATen choose other kernels (each changes the trained bits).
 KERNEL_VARIABLES = ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA", "MKL_ENABLE_INSTRUCTIONS",
@@ -71,22 +71,6 @@ def cores() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:
         return os.cpu_count() or 1
-
-
-def side_by_side_env(processes: int) -> dict[str, str]:
-    """Extra environment for `processes` torch processes that will run side by side here.
-
-    Each runs THREADS OpenMP threads, and by default an idle OpenMP thread spins, waiting for
-    the next parallel region: with more threads than cores the spinning threads take the cores
-    from the working ones (measured on the 2-core machine, two 15-seed chunks at 2 threads each:
-    62-67 s side by side; with OMP_WAIT_POLICY=PASSIVE 20.3 s). Passive waiting slows a process
-    that has the machine to itself (one ex-2.9.1 run: 7.2 s instead of 1.9 s), so it is only
-    for oversubscribed processes. It changes no result: it decides how threads wait, not how the
-    work is split. libgomp reads it when it loads, so it must be in the new process's
-    environment; a value the user set is kept."""
-    if processes * THREADS <= cores() or "OMP_WAIT_POLICY" in os.environ:
-        return {}
-    return {"OMP_WAIT_POLICY": "PASSIVE"}
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from repro.errors import TrainingDiverged
 from repro.model import SphericalAutoencoder
 from repro.regularizers import Regularizer
 from repro.replay import BatchPlan
+from repro.rowsplit import row_split, weight_grad
 
 Progress = Callable[[int, int, float], None]  # (steps done, total steps, current loss)
 
@@ -75,19 +76,28 @@ def validate(model: SphericalAutoencoder, data: ValidationSet, regs: Sequence[Re
 
 class _Forward:
     """model(x) in training mode through F.linear / F.gelu directly (the kernels nn.Linear and
-    nn.GELU call), skipping nn.Module dispatch on every layer."""
+    nn.GELU call), skipping nn.Module dispatch on every layer. A layer whose weight gradient
+    this platform computes in row blocks (repro.rowsplit) gets it from a hook on its output's
+    gradient; autograd still computes that layer's input and bias gradients with its own
+    kernels, and skips the weight's because the weight it sees is detached."""
 
     def __init__(self, model: SphericalAutoencoder):
         def layers(seq):
-            return [(m.weight, m.bias) for m in seq if isinstance(m, torch.nn.Linear)]
+            return [(m.weight, m.bias, row_split(m.out_features, m.in_features))
+                    for m in seq if isinstance(m, torch.nn.Linear)]
 
         self.enc, self.dec = layers(model.encoder), layers(model.decoder)
 
     @staticmethod
     def _mlp(h: Tensor, layers) -> Tensor:
         last = len(layers) - 1
-        for i, (w, b) in enumerate(layers):
-            h = F.linear(h, w, b)
+        for i, (w, b, split) in enumerate(layers):
+            if split is None:
+                h = F.linear(h, w, b)
+            else:
+                x = h
+                h = F.linear(x, w.detach(), b)
+                h.register_hook(lambda g, w=w, x=x, split=split: _set_grad(w, weight_grad(g, x.detach(), split)))
             if i < last:
                 h = F.gelu(h)
         return h
@@ -95,6 +105,10 @@ class _Forward:
     def __call__(self, x: Tensor) -> tuple[Tensor, Tensor]:
         z = F.normalize(self._mlp(x, self.enc), dim=-1)
         return self._mlp(z, self.dec), z
+
+
+def _set_grad(w: Tensor, g: Tensor) -> None:
+    w.grad = g  # each step starts with no gradient (FastAdam clears it), so nothing accumulates
 
 
 class FastAdam:
