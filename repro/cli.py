@@ -263,20 +263,19 @@ def sensitivity(experiments, sweeps, jobs):
     for name in names:
         load_spec(name)  # a bad name or spec fails here, before anything is trained
     _writable_results()
+    bands = S.run_all(names, sweeps=sweeps, jobs=jobs, log=_log)
     for name in names:
-        if sweeps and name in S.SWEEP_EXPERIMENTS:  # first: the runs below then reuse the models it trains
-            sw = S.run_sensitivity(name, sweep=True, jobs=jobs, log=_log)
-        data = S.run_sensitivity(name, sweep=False, jobs=jobs, log=_log)
+        data = bands[name, False]
         click.echo(f"{name}: {data['distinct_models']} distinct models from {len(data['variants'])} kernel choices "
-                   f"({data['wall_s']:.0f}s)")
+                   f"({data['wall_s']:.0f}s of one core)")
         for v in data["variants"]:
             env = " ".join(f"{k}={val}" for k, val in v["env"].items()) or "(default kernels)"
             click.echo(f"  {v['name']:<28} {v['run']['model_sha256'][:16]}  {env}")
-        if sweeps and name in S.SWEEP_EXPERIMENTS:
+        if (name, True) in bands:
+            sw = bands[name, True]
             sel = [v["sweep"]["selected_seed"] for v in sw["variants"]]
             front = [v["sweep"]["pareto_count"] for v in sw["variants"]]
-            click.echo(f"  sweeps: selected seeds {sel}, Pareto fronts {front} ({sw['wall_s']:.0f}s)")
-
+            click.echo(f"  sweeps: selected seeds {sel}, Pareto fronts {front} ({sw['wall_s']:.0f}s of one core)")
 
 if __name__ == "__main__":
     main()

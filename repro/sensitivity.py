@@ -8,6 +8,11 @@ arithmetic moves a result: in the 4-D models very little, in the 5-D ones a lot 
 result (its kernel variables are part of the training key), and this module stores, for every
 run and sweep quantity, its value under each variant (`sensitivity-KEY.json`), from which
 `repro verify` takes each registry entry's band.
+
+Work is done in one process per kernel variant and kind of work (the selected seeds of every
+experiment; one experiment's sweep, trained batched), as many side by side as there are cores,
+longest first. The default kernels' draw is the ordinary cache: `repro run` and `repro sweep`
+made it, or it is made here once for both.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ import os
 import subprocess
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +30,7 @@ from repro import keys, machine
 from repro import results as R
 from repro.errors import ReproError
 from repro.spec import ROOT, Spec, load_spec
+from repro.sweep import CHUNK
 
 
 @dataclass(frozen=True)
@@ -81,87 +87,143 @@ def cached(spec: Spec, sweep: bool = False) -> dict | None:
     return data
 
 
-def _variant_env(v: Variant | None, side_by_side: int = 1) -> dict[str, str]:
-    """The environment of a variant's process, `side_by_side` of them running at once."""
+def _variant_env(v: Variant | None) -> dict[str, str]:
+    """The environment of a variant's process: this one's, without any variant's variables,
+    plus the variant's own."""
     env = {k: val for k, val in os.environ.items() if k not in {k2 for var in VARIANTS for k2 in var.env}}
-    return {**env, **machine.side_by_side_env(side_by_side), **(v.env if v else {})}
+    return {**env, **(v.env if v else {})}
 
 
-def _measure(experiment: str, variant: Variant | None, sweep: bool, jobs: int, side_by_side: int = 1) -> dict:
-    """One variant's run (and sweep) metrics, from a fresh process (the variables are read at start)."""
-    args = [sys.executable, "-m", "repro.sensitivity", experiment, "--jobs", str(jobs)] + (["--sweep"] if sweep else [])
-    out = subprocess.run(args, capture_output=True, text=True, cwd=ROOT, env=_variant_env(variant, side_by_side))
+@dataclass(frozen=True)
+class Task:
+    """One process's work under one variant: the runs of `runs`' selected seeds, or one sweep."""
+    variant: Variant | None
+    runs: tuple[str, ...] = ()
+    sweep: str | None = None
+
+    @property
+    def label(self) -> str:
+        what = f"{self.sweep} sweep" if self.sweep else f"{len(self.runs)} selected seed(s)"
+        return f"{what} under {self.variant.name if self.variant else 'the default kernels'}"
+
+
+def _measure(task: Task, chunk: int) -> dict:
+    """Run a task in a fresh process (kernel variables are read when the libraries load)."""
+    args = [sys.executable, "-m", "repro.sensitivity", "--chunk", str(chunk)]
+    args += ["--sweep", task.sweep] if task.sweep else ["--runs", *task.runs]
+    out = subprocess.run(args, capture_output=True, text=True, cwd=ROOT, env=_variant_env(task.variant))
     if out.returncode != 0:
-        name = variant.name if variant else "default"
         last = (out.stderr.strip().splitlines() or ["(no output)"])[-1]
-        raise ReproError(f"{experiment} under kernel variant {name} failed: {last}")
+        raise ReproError(f"{task.label} failed: {last}")
     return json.loads(out.stdout)
 
 
-def run_sensitivity(experiment: str, sweep: bool = False, jobs: int = 2, log=None) -> dict:
-    """Retrain the selected seed (sweep: the whole sweep) under the default kernels and each
-    variant; cached in results/EXPERIMENT/sensitivity-{runs,sweeps}-KEY.json."""
-    spec = load_spec(experiment)
-    hit = cached(spec, sweep)
-    if hit is not None:
-        return hit
-    path, inputs = sensitivity_file(spec, sweep)
-    t0 = time.perf_counter()
+def _tasks(runs: list[str], sweeps: list[str]) -> list[Task]:
+    """Longest first, so that the last task to finish is a short one."""
+    out = [Task(v, sweep=x) for v in [None, *VARIANTS[:SWEEP_VARIANTS]] for x in sweeps]
+    if runs:
+        out += [Task(v, runs=tuple(runs)) for v in [None, *VARIANTS]]
+    return out
+
+
+def run_all(experiments: list[str], sweeps: bool = True, jobs: int = 2, log=None) -> dict[tuple[str, bool], dict]:
+    """The noise bands of `experiments` (their selected seeds; with `sweeps`, also the sweeps of
+    SWEEP_EXPERIMENTS): cached ones are read, the rest computed together and cached per
+    experiment in results/EXPERIMENT/sensitivity-{runs,sweeps}-KEY.json. Keyed by (experiment, sweep)."""
     say = log or (lambda m: None)
-    variants: list[Variant | None] = [None, *(VARIANTS[:SWEEP_VARIANTS] if sweep else VARIANTS)]
-    what = "the whole sweep" if sweep else f"seed {spec.seed}"
-    say(f"{experiment}: retraining {what} under the default kernels and {len(variants) - 1} kernel variants")
-    if sweep:  # a sweep uses every core itself: one variant at a time
-        measured = []
-        for v in variants:
-            measured.append(_measure(experiment, v, True, jobs))
-            say(f"{experiment}: sweep under {v.name if v else 'the default kernels'} done "
-                f"({time.perf_counter() - t0:.0f}s)")
-    else:
-        side_by_side = max(1, min(jobs, len(variants)))
-        with ThreadPoolExecutor(max_workers=side_by_side) as pool:
-            measured = list(pool.map(lambda v: _measure(experiment, v, False, 1, side_by_side), variants))
+    specs = {x: load_spec(x) for x in experiments}
+    out: dict[tuple[str, bool], dict] = {}
+    for x, spec in specs.items():
+        for sweep in (False, True) if sweeps and x in SWEEP_EXPERIMENTS else (False,):
+            hit = cached(spec, sweep)
+            if hit is not None:
+                out[x, sweep] = hit
+    runs = [x for x in experiments if (x, False) not in out]
+    sweep_todo = [x for x in experiments if sweeps and x in SWEEP_EXPERIMENTS and (x, True) not in out]
+    if not runs and not sweep_todo:
+        return out
+    tasks = _tasks(runs, sweep_todo)
+    t0 = time.perf_counter()
+    say(f"noise bands: {len(runs)} selected seed(s) under the default kernels and {len(VARIANTS)} variants"
+        + (f", the sweeps of {', '.join(sweep_todo)} under the default and {SWEEP_VARIANTS}" if sweep_todo else "")
+        + f"; {len(tasks)} processes, {jobs} at a time")
+    results: dict[int, dict] = {}  # by task index
+    seconds: dict[int, float] = {}
+
+    def timed(task: Task) -> tuple[dict, float]:
+        start = time.perf_counter()
+        return _measure(task, CHUNK), time.perf_counter() - start
+
+    with ThreadPoolExecutor(max_workers=max(1, min(jobs, machine.cores()))) as pool:
+        pending = {pool.submit(timed, t): i for i, t in enumerate(tasks)}
+        try:
+            while pending:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    i = pending.pop(fut)
+                    results[i], seconds[i] = fut.result()
+                    say(f"noise bands: {len(results)}/{len(tasks)} done ({tasks[i].label}, {seconds[i]:.0f}s), "
+                        f"{time.perf_counter() - t0:.0f}s elapsed")
+        except BaseException:
+            for fut in pending:
+                fut.cancel()
+            raise
+    for x in runs:
+        mine = [i for i, t in enumerate(tasks) if x in t.runs]
+        out[x, False] = _store(specs[x], False, [(tasks[i].variant, {"platform": results[i]["platform"],
+                                                                     "run": results[i]["runs"][x]}) for i in mine],
+                               sum(seconds[i] / len(tasks[i].runs) for i in mine))
+    for x in sweep_todo:
+        mine = [i for i, t in enumerate(tasks) if t.sweep == x]
+        out[x, True] = _store(specs[x], True, [(tasks[i].variant, results[i]) for i in mine],
+                              sum(seconds[i] for i in mine))
+    say(f"noise bands: done in {time.perf_counter() - t0:.0f}s")
+    return out
+
+
+def _store(spec: Spec, sweep: bool, measured: list[tuple[Variant | None, dict]], seconds: float) -> dict:
+    path, inputs = sensitivity_file(spec, sweep)
     data = {
-        "experiment": experiment,
+        "experiment": spec.name,
         "inputs": inputs,
-        "variants": [{"name": v.name if v else "default", "env": v.env if v else {}, **m}
-                     for v, m in zip(variants, measured)],
-        "wall_s": time.perf_counter() - t0,
+        "variants": [{"name": v.name if v else "default", "env": v.env if v else {}, **m} for v, m in measured],
+        "wall_s": seconds,  # this experiment's share of the processes' time
     }
     data["distinct_models"] = len({m["run"]["model_sha256"] for m in data["variants"]})
     if sweep:
         data["distinct_selections"] = len({m["sweep"]["selected_seed"] for m in data["variants"]})
     data = R.sealed(data)
     R.atomic_write_text(path, json.dumps(data, indent=1) + "\n")
-    say(f"{experiment}: {data['distinct_models']} distinct models of seed {spec.seed} from {len(variants)} "
-        f"kernel choices, {data['wall_s']:.0f}s")
     return data
 
 
+def run_sensitivity(experiment: str, sweep: bool = False, jobs: int = 2, log=None) -> dict:
+    """One experiment's selected-seed (or sweep) noise bands; see run_all."""
+    return run_all([experiment], sweeps=sweep, jobs=jobs, log=log)[experiment, sweep]
+
+
 def _main(argv: list[str]) -> None:
-    """The process a variant runs in: train (or reuse) and print the metrics as JSON."""
+    """The process a task runs in: train (or reuse), evaluate, print the metrics as JSON."""
     import argparse
 
     from repro.machine import current_platform
     from repro.runner import run_one
 
     ap = argparse.ArgumentParser(prog="python -m repro.sensitivity")
-    ap.add_argument("experiment")
-    ap.add_argument("--sweep", action="store_true")
-    ap.add_argument("--jobs", type=int, default=1)
+    ap.add_argument("--runs", nargs="*", default=[])
+    ap.add_argument("--sweep")
+    ap.add_argument("--chunk", type=int, default=CHUNK)
     args = ap.parse_args(argv)
-    spec = load_spec(args.experiment)
-    out = {"platform": current_platform().id}
-    if not args.sweep:
-        out["run"] = _compact(run_one(spec)[1])
-    else:
-        from repro.executors import running
+    out: dict = {"platform": current_platform().id}
+    if args.sweep:
         from repro.sweep import run_sweep
 
-        with running("local", args.jobs) as ex:  # one chunk per worker: fastest, and nobody watches it
-            _, summary = run_sweep(spec, executor=ex, chunk_size=100_000)
+        spec = load_spec(args.sweep)
+        _, summary = run_sweep(spec, chunk_size=args.chunk)  # batched, in this process
         out["sweep"] = {k: v for k, v in summary.items() if k not in ("selected_result", "timings")}
         out["run"] = {"model_sha256": next(r["model_sha256"] for r in summary["runs"] if r["seed"] == spec.seed)}
+    else:
+        out["runs"] = {x: _compact(run_one(load_spec(x))[1]) for x in args.runs}
     json.dump(out, sys.stdout)
 
 

@@ -253,6 +253,18 @@ class Data:
 
         return self._get(("draws", experiment, scope), make)
 
+    def prefetch_draws(self, experiments: list[str], sweeps: bool) -> None:
+        """Compute every missing noise band of `experiments` in one pass (one process per kernel
+        variant and kind of work, rather than per experiment)."""
+        from repro import sensitivity as S
+
+        if not self.bands or not experiments:
+            return
+        done = S.run_all(experiments, sweeps=sweeps and self.sweep_bands, jobs=self.jobs or 2, log=self.log)
+        for (x, sweep), data in done.items():
+            scope = "sweep" if sweep else "run"
+            self._cache.setdefault(("draws", x, scope), [v[scope] for v in data["variants"]])
+
     def sensitivity(self, experiment: str, sweep: bool) -> dict | None:
         from repro import sensitivity as S
 
@@ -452,6 +464,8 @@ def _chaotic(checks: list[Check]) -> bool:
 def verify(registry: Registry, data: Data, experiments: list[str] | None = None, quick: bool = False) -> dict:
     entries = [e for e in registry.entries if (not experiments or e.experiment in experiments)
                and not (quick and e.scope == "sweep")]
+    data.prefetch_draws(sorted({e.experiment for e in entries if e.scope in ("run", "sweep")}),
+                        sweeps=any(e.scope == "sweep" for e in entries))
     checks = check_numbers(entries, data)
     claims = [] if quick else check_claims(registry.claims, data, experiments)
     from repro.machine import environment, pinned
