@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 import tomllib
 from collections import Counter
 from collections.abc import Callable
@@ -193,6 +194,9 @@ def _entries_of(data: RegistryFile, f: Path) -> list[Entry]:
 # What the code computes
 
 
+NOISE_BANDS, SEED_EVALUATIONS = "noise bands", "every seed's evaluation (claims)"
+
+
 class Data:
     """The results verify reads, computed (or reused from the cache) on first use."""
 
@@ -200,6 +204,14 @@ class Data:
                  sweep_bands: bool = True):
         self.log, self.jobs, self.bands, self.sweep_bands = log, jobs, bands, sweep_bands
         self._cache: dict = {}
+        self.seconds: dict[str, float] = {}  # time spent computing noise bands and per-seed evaluations
+
+    def _timed(self, what: str, fn):
+        t0 = time.perf_counter()
+        try:
+            return fn()
+        finally:
+            self.seconds[what] = self.seconds.get(what, 0.0) + time.perf_counter() - t0
 
     def _get(self, key, make):
         if key not in self._cache:
@@ -260,7 +272,8 @@ class Data:
 
         if not self.bands or not experiments:
             return
-        done = S.run_all(experiments, sweeps=sweeps and self.sweep_bands, jobs=self.jobs or 2, log=self.log)
+        done = self._timed(NOISE_BANDS, lambda: S.run_all(experiments, sweeps=sweeps and self.sweep_bands,
+                                                          jobs=self.jobs or 2, log=self.log))
         for (x, sweep), data in done.items():
             scope = "sweep" if sweep else "run"
             self._cache.setdefault(("draws", x, scope), [v[scope] for v in data["variants"]])
@@ -280,7 +293,7 @@ class Data:
             with running("local", self.jobs) as ex:
                 return evaluate_all(self.spec(experiment), summary["seeds"], ex, self.log)
 
-        return self._get(("seeds", experiment), make)
+        return self._get(("seeds", experiment), lambda: self._timed(SEED_EVALUATIONS, make))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -194,14 +194,21 @@ def write_front(data: dict[str, Experiment], out: Path) -> list[str]:
 
 
 def build(jobs: int | None = None, log: Callable[[str], None] = _log) -> Path:
+    import json
+
     from repro import figures as FG
     from repro import machine
     from repro.paper.figures import Painter, common_figures, experiment_figures
+    from repro.progress import Stages
+    from repro.results import atomic_write_text, results_dir
+    from repro.spec import ROOT
 
-    t0 = time.perf_counter()
+    stages = Stages()
     layout = read_layout()
-    data = collect(layout, jobs, log)
-    verification = read_verification(run_verification(data, jobs, log))  # cached: seconds when nothing changed
+    with stages.stage("sweeps and selected runs"):
+        data = collect(layout, jobs, log)
+    with stages.stage("verification (numbers and claims)"):
+        verification = read_verification(run_verification(data, jobs, log, stages))  # cached: seconds when nothing changed
     stale = verification.stale(data)
     if stale:
         log(f"warning: results/verification.json checked other models of {', '.join(stale)}; "
@@ -210,17 +217,23 @@ def build(jobs: int | None = None, log: Callable[[str], None] = _log) -> Path:
     figs_out, tables_out = figures_dir(), tables_dir()
     tables_out.mkdir(parents=True, exist_ok=True)
     paint = Painter(figs_out, log)
-    with FG.style(), machine.pinned():
+    with stages.stage("figures"), FG.style(), machine.pinned():
         common_figures(paint)
         figs = {name: experiment_figures(e, paint) for name, e in data.items()}
-    tables = write_tables(data, layout, registry, verification, tables_out)
-    tables += write_front(data, tables_out)
-    tables += write_sections(data, figs, layout, tables_out)
+    with stages.stage("tables and sections"):
+        tables = write_tables(data, layout, registry, verification, tables_out)
+        tables += write_front(data, tables_out)
+        tables += write_sections(data, figs, layout, tables_out)
     sources = [tables_out / t for t in tables]
     for s in paint.stems:
         sources += [figs_out / f"{s}.pgf", *figs_out.glob(f"{s}-img*.png")]
     sources += [p for p in paper_dir().glob("*.tex") if p.name != "main.tex"]
     sources += list((paper_dir() / "sections").glob("*.tex"))
-    pdf = compile_pdf(sources, log)
-    log(f"built in {time.perf_counter() - t0:.1f}s")
+    with stages.stage("LaTeX"):
+        pdf = compile_pdf(sources, log)
+    log(f"built in {stages.total():.1f}s; where the time went:\n{stages.table()}")
+    with machine.pinned():
+        env = machine.environment(ROOT)
+    atomic_write_text(results_dir() / "paper-timings.json",
+                      json.dumps({**stages.as_json(), "jobs": jobs, "environment": env}, indent=1) + "\n")
     return pdf

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from repro.errors import ReproError
+from repro.progress import Stages
 from repro.spec import ROOT, Spec, load_spec
 
 Log = Callable[[str], None]
@@ -279,9 +280,11 @@ def read_verification(path: Path | None = None) -> Verification:
         raise ReproError(f"{path}: not a verification report ({type(e).__name__}: {e}); run `repro verify`") from None
 
 
-def run_verification(data: dict[str, Experiment], jobs: int | None = None, log: Log = print) -> Path:
+def run_verification(data: dict[str, Experiment], jobs: int | None = None, log: Log = print,
+                     stages: Stages | None = None) -> Path:
     """`repro verify` over the whole registry, reading the runs and sweeps collected here
-    (so no sweep runs twice); writes results/verification.json and returns its path."""
+    (so no sweep runs twice); writes results/verification.json and returns its path. The time
+    its noise bands and per-seed evaluations took goes to `stages` as parts of their own."""
     from repro import verify as V
     from repro.results import results_dir
 
@@ -293,4 +296,10 @@ def run_verification(data: dict[str, Experiment], jobs: int | None = None, log: 
             e = data.get(experiment)
             return e.sweep if e is not None and e.sweep is not None else super().sweep(experiment)
 
-    return V.write_report(V.verify(V.load_registry(), Collected(log=log, jobs=jobs)), results_dir())
+    reader = Collected(log=log, jobs=jobs)
+    try:
+        return V.write_report(V.verify(V.load_registry(), reader), results_dir())
+    finally:
+        if stages is not None:
+            for what, seconds in reader.seconds.items():
+                stages.part(what, seconds)
