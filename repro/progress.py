@@ -46,11 +46,12 @@ class Stages:
     def stage(self, name: str) -> Iterator[None]:
         t0 = time.perf_counter()
         before = dict(self._parts)
+        self.rows.setdefault(name, 0.0)  # listed before the parts timed inside it
         try:
             yield
         finally:
             inner = sum(v - before.get(k, 0.0) for k, v in self._parts.items())
-            self.rows[name] = self.rows.get(name, 0.0) + time.perf_counter() - t0 - inner
+            self.rows[name] += time.perf_counter() - t0 - inner
 
     def part(self, name: str, seconds: float) -> None:
         """Time spent on `name` inside the current stage (reported on its own line)."""
