@@ -5,15 +5,16 @@ Every seed still gets exactly the model `repro.train.train` gives it, at the thr
 results are made with (checked bit for bit in tests/integration/test_batched.py, and by
 bench/check_batched.py for all 60 seeds of every experiment):
 
-- the vmapped kernels compute each seed's slice with the arithmetic the per-seed loop uses
-  (measured: no op but the weight gradients below differs between 1 and 2 threads), and the
-  regulariser terms the per-seed loop skips (no positive label in the batch) add exact zeros;
-- each linear layer's weight gradient is NOT left to vmap: some are computed in row blocks, as
-  upstream's two MKL threads computed them (repro.rowsplit; the 5-D bottleneck's [5, 64] x
-  [64, 16] product on amd-avx512), which no batched kernel reproduces. So vmap returns the
-  gradient at each layer's output (through a zero "tap" subtracted from it: exact, and its
-  gradient is minus the output's) and each layer's input, and every seed's weight gradient is
-  then the same 2-D `mm`s the per-seed loop calls, on tensors of the same shapes and strides.
+- the vmapped kernels compute each seed's slice with the arithmetic the per-seed loop uses,
+  weight gradients included (at one thread, vmap's batched products round each seed's slice as
+  the per-seed `mm` does), and the regulariser terms the per-seed loop skips (no positive label
+  in the batch) add exact zeros;
+- a layer whose weight gradient this platform computes in row blocks (repro.rowsplit: upstream's
+  two MKL threads; the 5-D bottleneck's [5, 64] x [64, 16] product on amd-avx512) is not left to
+  vmap, because no batched kernel reproduces those blocks. vmap returns the gradient at that
+  layer's output (through a zero "tap" subtracted from it: exact, and its gradient is minus the
+  output's) and the layer's input, and every seed's weight gradient is then the same pair of
+  2-D `mm`s the per-seed loop calls, on tensors of the same shapes and strides.
 """
 
 from __future__ import annotations
@@ -38,10 +39,13 @@ def _linear_names(model: SphericalAutoencoder, part: str) -> list[str]:
 
 
 def _mlp(h: Tensor, layers: list[str], weight: dict, bias: dict, tap: dict, inputs: list) -> Tensor:
-    """One seed's encoder or decoder as in training mode, recording each layer's input."""
+    """One seed's encoder or decoder as in training mode, recording the input of each tapped layer."""
     for i, name in enumerate(layers):
-        inputs.append(h)
-        h = F.linear(h, weight[name], bias[name]) - tap[name]
+        if name in tap:
+            inputs.append(h)
+            h = F.linear(h, weight[name], bias[name]) - tap[name]
+        else:
+            h = F.linear(h, weight[name], bias[name])
         if i < len(layers) - 1:
             h = F.gelu(h)
     return h
@@ -70,8 +74,9 @@ def train_many(
     label_names = list(plans[0].labels[0]) if plans[0].labels else []
     S = len(models)
 
-    def loss_fn(bias, tap, weight, x, labels, terms):
+    def loss_fn(bias, free, tap, fixed, x, labels, terms):
         inputs: list[Tensor] = []
+        weight = {**free, **fixed}
         z = F.normalize(_mlp(x, encoder, weight, bias, tap, inputs), dim=-1)
         y = _mlp(z, decoder, weight, bias, tap, inputs)
         total = F.mse_loss(y, x)
@@ -82,8 +87,11 @@ def train_many(
         return total, (total, inputs)
 
     opt = FastAdam([stacked[n] for n in names])
-    weight_grads = {n: torch.empty_like(weight[n]) for n in layers}
     splits = {n: row_split(*weight[n].shape[1:]) for n in layers}
+    tapped = [n for n in layers if splits[n] is not None]
+    free = {n: weight[n] for n in layers if n not in tapped}
+    fixed = {n: weight[n] for n in tapped}
+    weight_grads = {n: torch.empty_like(weight[n]) for n in tapped}
     losses = torch.empty(S, n_steps, dtype=torch.float32)
     val_history: list[list[tuple[int, dict[str, float]]]] = [[] for _ in models]
     checked = 0
@@ -93,15 +101,17 @@ def train_many(
         x = torch.stack([colors[p.index[k]] for p in plans])
         labels = {name: torch.stack([p.labels[k][name] for p in plans]) for name in label_names}
         terms = [(r, w) for r in regularizers if (w := _weight(schedule, r, row)) != 0.0]
-        tap = {n: torch.zeros(S, x.shape[1], weight[n].shape[1]) for n in layers}
-        (bias_grads, tap_grads), (total, inputs) = vmap(grad(
-            lambda b, t, w, x, lab, terms=terms: loss_fn(b, t, w, x, lab, terms), argnums=(0, 1), has_aux=True,
-        ))(bias, tap, weight, x, labels)
-        for n, h in zip(layers, inputs):
+        tap = {n: torch.zeros(S, x.shape[1], weight[n].shape[1]) for n in tapped}
+        (bias_grads, free_grads, tap_grads), (total, inputs) = vmap(grad(
+            lambda b, f, t, w, x, lab, terms=terms: loss_fn(b, f, t, w, x, lab, terms), argnums=(0, 1, 2),
+            has_aux=True,
+        ))(bias, free, tap, fixed, x, labels)
+        for n, h in zip(tapped, inputs):
             grad_out = tap_grads[n].neg()  # d loss / d (layer output)
             for i in range(S):
                 weight_grad(grad_out[i], h[i], splits[n], out=weight_grads[n][i])
-        grads = {**{f"{n}.weight": weight_grads[n] for n in layers}, **{f"{n}.bias": bias_grads[n] for n in layers}}
+        grads = {**{f"{n}.weight": free_grads[n] for n in free}, **{f"{n}.weight": weight_grads[n] for n in tapped},
+                 **{f"{n}.bias": bias_grads[n] for n in layers}}
         opt.step(schedule["lr"][row], [grads[n] for n in names])
         losses[:, k] = total.detach()
         if validation is not None and any(k in p.validate_after for p in plans):

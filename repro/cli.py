@@ -159,7 +159,7 @@ def run(experiment, seed, overrides, force, quiet):
 @click.option("--executor", type=click.Choice(["inline", "local", "dask"]), default="local", show_default=True)
 @click.option("--scheduler", default=None, help="Dask scheduler address (tcp://host:8786); default: a local cluster.")
 @click.option("--chunk", "chunk_size", type=click.IntRange(min=1), default=None,
-              help="Seeds trained together as one batched task (default 15): smaller is cached sooner, larger "
+              help="Seeds trained together as one batched task (default 30): smaller is cached sooner, larger "
                    "trains faster. The models do not depend on it.")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a spec key (repeatable).")
 def sweep(experiment, seeds, jobs, executor, scheduler, chunk_size, overrides):

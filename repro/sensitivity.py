@@ -30,7 +30,6 @@ from repro import keys, machine
 from repro import results as R
 from repro.errors import ReproError
 from repro.spec import ROOT, Spec, load_spec
-from repro.sweep import CHUNK
 
 
 @dataclass(frozen=True)
@@ -61,6 +60,9 @@ VARIANTS = (
 # (the 5-D ones). Elsewhere only the selected seed is retrained.
 SWEEP_VARIANTS = 5
 SWEEP_EXPERIMENTS = ("ex-2.9.1", "ex-2.10.1")
+# A variant's sweep trains in one process, as one batch: the per-step cost is shared by more
+# seeds than in an interactive sweep's chunks, and nobody waits for its chunks to be cached.
+SWEEP_CHUNK = 60
 
 
 def sensitivity_inputs(spec: Spec, sweep: bool) -> dict:
@@ -152,7 +154,7 @@ def run_all(experiments: list[str], sweeps: bool = True, jobs: int = 2, log=None
 
     def timed(task: Task) -> tuple[dict, float]:
         start = time.perf_counter()
-        return _measure(task, CHUNK), time.perf_counter() - start
+        return _measure(task, SWEEP_CHUNK), time.perf_counter() - start
 
     with ThreadPoolExecutor(max_workers=max(1, min(jobs, machine.cores()))) as pool:
         pending = {pool.submit(timed, t): i for i, t in enumerate(tasks)}
@@ -212,7 +214,7 @@ def _main(argv: list[str]) -> None:
     ap = argparse.ArgumentParser(prog="python -m repro.sensitivity")
     ap.add_argument("--runs", nargs="*", default=[])
     ap.add_argument("--sweep")
-    ap.add_argument("--chunk", type=int, default=CHUNK)
+    ap.add_argument("--chunk", type=int, default=SWEEP_CHUNK)
     args = ap.parse_args(argv)
     out: dict = {"platform": current_platform().id}
     if args.sweep:

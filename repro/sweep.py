@@ -23,7 +23,11 @@ from repro import results as R
 from repro.errors import ReproError
 from repro.spec import Spec, parse_seeds  # noqa: F401  (parse_seeds: part of this module's API)
 
-CHUNK = 15  # seeds per batched worker task: 0.5-0.6 s a seed (vs 1.4-1.9 s alone; bench/results-batched-*.json), a cached chunk every ~8 s
+# Seeds per batched worker task. Each step has a fixed cost (vmap's transforms, ~4.5 ms) besides
+# each seed's share (~0.3 ms): on intel-avx512, ex-2.9.1 costs 0.96 s a seed in chunks of 15,
+# 0.57 s in chunks of 30 and 0.46 s in chunks of 60 (1.9 s alone). 30 is one chunk per worker
+# of a 60-seed sweep on two cores, cached as each finishes.
+CHUNK = 30
 
 
 def train_chunk(spec: Spec, seeds: list[int], progress=None) -> list[dict]:
