@@ -15,6 +15,7 @@ import contextlib
 import os
 import platform as _platform
 import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -90,12 +91,23 @@ def pinned(threads: int = THREADS) -> Iterator[Settings]:
     before = current_settings()
     warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
     torch.set_num_threads(threads)
-    torch.use_deterministic_algorithms(True)
+    _deterministic(True)
     try:
         yield current_settings()
     finally:
         torch.set_num_threads(before.threads)
-        torch.use_deterministic_algorithms(before.deterministic, warn_only=warn_only)
+        _deterministic(before.deterministic, warn_only=warn_only)
+
+
+def _deterministic(mode: bool, warn_only: bool = False) -> None:
+    """torch.use_deterministic_algorithms without its import of torch._inductor (0.9 s of every
+    process's start, to set a flag only torch.compile reads; repro never compiles). The eager
+    kernels read the same flag either way; where the caller has loaded the compiler, its flag
+    follows too."""
+    torch._C._set_deterministic_algorithms(mode, warn_only=warn_only)
+    inductor = sys.modules.get("torch._inductor.config")
+    if inductor is not None:
+        inductor.deterministic = mode
 
 
 def git_sha(root: Path) -> str | None:

@@ -32,7 +32,7 @@ class Trained:
     reused: bool
 
 
-def training_record(spec: Spec, result: TrainResult, init_sha: str, inputs: dict) -> dict:
+def training_record(spec: Spec, result: TrainResult, init_sha: str, inputs: dict, loop: str = "per-seed") -> dict:
     from repro.model import fingerprint
 
     return {
@@ -48,6 +48,7 @@ def training_record(spec: Spec, result: TrainResult, init_sha: str, inputs: dict
         "init_sha256": init_sha,
         "model_sha256": fingerprint(result.model),
         "train_s": result.train_s,
+        "loop": loop,  # which training loop made it: "per-seed" (repro.train) or "batched" (a sweep's)
         "diverged": list(result.diverged) if result.diverged else None,
     }
 
@@ -90,9 +91,10 @@ def _say_if_superseded(spec: Spec, path: Path, inputs: dict, log: Log) -> None:
             f"({', '.join(changed[:4])}{' ...' if len(changed) > 4 else ''} differ); training anew")
 
 
-def store_training(spec: Spec, result: TrainResult, init_sha: str, replace: bool = False) -> Trained:
+def store_training(spec: Spec, result: TrainResult, init_sha: str, replace: bool = False,
+                   loop: str = "per-seed") -> Trained:
     path, inputs = training_dir(spec)
-    record = training_record(spec, result, init_sha, inputs)
+    record = training_record(spec, result, init_sha, inputs, loop)
     with machine.pinned():  # the settings it was trained with
         env = machine.environment(ROOT)
     record = R.write_training(path, spec, record, result.model, result.losses.numpy(), env, replace=replace)

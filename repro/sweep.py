@@ -265,7 +265,7 @@ def _run_chunks(spec, specs, todo, trained, ex, futures, interrupted, progress, 
                 model = _model_from(specs[s], item["state"])
                 result = TrainResult(model, item["label_counts"], item["val_history"], item["final_loss"],
                                      item["train_s"], torch.from_numpy(item["losses"]), item.get("diverged"))
-                trained[s] = store_training(specs[s], result, item["init_sha256"])
+                trained[s] = store_training(specs[s], result, item["init_sha256"], loop="batched")
             done += len(chunk)
             finished_chunks.add(chunk[0])
             steps.pop(chunk[0], None)

@@ -1,4 +1,8 @@
+import hashlib
 import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -19,10 +23,12 @@ def results_tmp(tmp_path, monkeypatch):
     return tmp_path / "results"
 
 
-# The result cache the acceptance and report tests share, so that what one trains the next reuses
-# (in CI, a fresh clone: the acceptance tests train the selected seeds and their noise bands, the
-# report's build then adds the sweeps and reuses the rest). It is a content-keyed cache, so tests
-# can only add correct entries to it. REPRO_TEST_RESULTS points it elsewhere.
+# The result cache the acceptance and report tests share. `pipeline` fills it once per session the
+# way a user does, with `repro paper` (every sweep on two local workers, every noise band, every
+# claim, the report), before any test reads it; the tests then check what it holds, so nothing
+# is trained twice for the same key. It is a content-keyed cache, so tests can only add correct
+# entries to it. REPRO_TEST_RESULTS points it elsewhere. The tests that use it run on one pytest
+# worker (xdist_group "pipeline"), the others beside them.
 RESULTS = Path(os.environ.get("REPRO_TEST_RESULTS", ROOT / "results"))
 
 
@@ -36,3 +42,22 @@ def shared_results():
         del os.environ["REPRO_RESULTS"]
     else:
         os.environ["REPRO_RESULTS"] = old
+
+
+@pytest.fixture(scope="session")
+def pipeline(tmp_path_factory, shared_results):
+    """`repro paper` built into a temporary directory from the shared results cache (computed
+    where missing: from a fresh clone, every sweep, band and claim), with a copy of its drawn
+    figures; the cache then holds everything the acceptance tests check."""
+    tmp = tmp_path_factory.mktemp("report")
+    shutil.copytree(ROOT / "paper", tmp / "paper", ignore=shutil.ignore_patterns("build"))
+    shutil.copytree(ROOT / "figures", tmp / "figures", ignore=shutil.ignore_patterns(".*"))
+    env = {**os.environ, "REPRO_RESULTS": str(shared_results), "REPRO_PAPER": str(tmp / "paper"),
+           "REPRO_FIGURES": str(tmp / "figures"), "REPRO_TABLES": str(tmp / "tables")}
+    cmd = [sys.executable, "-m", "repro.cli", "paper"]
+    out = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env)
+    assert out.returncode == 0, out.stderr[-3000:]
+    pdf = tmp / "paper" / "build" / "main.pdf"
+    assert out.stdout.strip() == str(pdf)
+    return {"tmp": tmp, "env": env, "cmd": cmd, "pdf": pdf, "sha": hashlib.sha256(pdf.read_bytes()).hexdigest(),
+            "results": shared_results, "stderr": out.stderr}

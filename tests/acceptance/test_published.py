@@ -1,7 +1,8 @@
 """Acceptance: the published numbers in registry/ against full training runs of the selected
 seeds, judged with their measured float-noise bands (repro verify --quick: the run-level
 entries; the sweep statistics and claims are checked by the report's build, tests/paper).
-The numbers themselves live only in the registry."""
+The numbers themselves live only in the registry. The runs, sweeps and bands are the ones the
+session's `repro paper` computed (the shared cache, `pipeline`)."""
 
 import json
 import os
@@ -16,12 +17,12 @@ from repro.runner import run_one
 from repro.spec import load_spec
 from tests.conftest import ROOT
 
-pytestmark = pytest.mark.acceptance
+pytestmark = [pytest.mark.acceptance, pytest.mark.xdist_group("pipeline")]
 
 
 @pytest.fixture(scope="module")
-def results(shared_results):
-    return str(shared_results)
+def results(pipeline):
+    return str(pipeline["results"])
 
 
 EXPERIMENTS = sorted({e.experiment for e in V.load_registry().entries})

@@ -9,7 +9,6 @@ import re
 import shutil
 import signal
 import subprocess
-import sys
 import time
 
 import pytest
@@ -120,24 +119,12 @@ def _text(pdf) -> str:
 
 
 @pytest.fixture(scope="module")
-def report(tmp_path_factory, shared_results):
-    """The report built into a temporary directory from the shared results cache (computed where
-    missing: from a fresh clone, every sweep, band and claim) and a copy of its drawn figures."""
-    results = shared_results
-    tmp = tmp_path_factory.mktemp("report")
-    shutil.copytree(ROOT / "paper", tmp / "paper", ignore=shutil.ignore_patterns("build"))
-    shutil.copytree(ROOT / "figures", tmp / "figures", ignore=shutil.ignore_patterns(".*"))
-    env = {**os.environ, "REPRO_RESULTS": str(results), "REPRO_PAPER": str(tmp / "paper"),
-           "REPRO_FIGURES": str(tmp / "figures"), "REPRO_TABLES": str(tmp / "tables")}
-    cmd = [sys.executable, "-m", "repro.cli", "paper"]
-    out = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env)
-    assert out.returncode == 0, out.stderr[-3000:]
-    pdf = tmp / "paper" / "build" / "main.pdf"
-    assert out.stdout.strip() == str(pdf)
-    return {"tmp": tmp, "env": env, "cmd": cmd, "pdf": pdf, "sha": _sha(pdf), "results": results}
+def report(pipeline):
+    return pipeline
 
 
 @pytest.mark.paper
+@pytest.mark.xdist_group("pipeline")
 @pytest.mark.skipif(shutil.which("latexmk") is None or shutil.which("pdftotext") is None,
                     reason="needs TeX Live and poppler-utils")
 class TestTheReport:

@@ -51,10 +51,3 @@ def test_the_chunk_help_states_the_default_the_sweep_uses():
     [opt] = [p for p in sweep.params if p.name == "chunk_size"]
     assert f"(default {CHUNK})" in opt.help
 
-
-def test_the_chunk_help_states_the_default_the_sweep_uses():
-    from repro.cli import sweep
-    from repro.sweep import CHUNK
-
-    [option] = [p for p in sweep.params if p.name == "chunk_size"]
-    assert f"(default {CHUNK})" in option.help
