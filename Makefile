@@ -21,10 +21,10 @@ lock:
 	{ sed -n '1,/^# make test/p' requirements.lock; .venv-lock/bin/pip freeze --exclude-editable | grep -v '^-e'; } > requirements.lock.new
 	mv requirements.lock.new requirements.lock && rm -rf .venv-lock
 
-# Two pytest workers: the tests of the shared results (xdist_group "pipeline": the report's build,
-# the acceptance tests) on one, every other test beside them on the other.
+# Two pytest workers: the tests of the shared results (the report's build, the acceptance tests;
+# tests/conftest.py) on one, every other test beside them on the other.
 test: $(VENV)/.installed
-	$(PY) -m pytest -q -p no:cacheprovider -n 2 --dist loadgroup --durations=15
+	$(PY) -m pytest -q -p no:cacheprovider -n 2 --durations=15
 
 unit: $(VENV)/.installed
 	$(PY) -m pytest -q -p no:cacheprovider tests/unit

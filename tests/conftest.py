@@ -27,8 +27,8 @@ def results_tmp(tmp_path, monkeypatch):
 # way a user does, with `repro paper` (every sweep on two local workers, every noise band, every
 # claim, the report), before any test reads it; the tests then check what it holds, so nothing
 # is trained twice for the same key. It is a content-keyed cache, so tests can only add correct
-# entries to it. REPRO_TEST_RESULTS points it elsewhere. The tests that use it run on one pytest
-# worker (xdist_group "pipeline"), the others beside them.
+# entries to it. REPRO_TEST_RESULTS points it elsewhere. With pytest-xdist (make test) the tests
+# that use it run on one worker, in order, and every other test is shared out beside them.
 RESULTS = Path(os.environ.get("REPRO_TEST_RESULTS", ROOT / "results"))
 
 
@@ -42,6 +42,21 @@ def shared_results():
         del os.environ["REPRO_RESULTS"]
     else:
         os.environ["REPRO_RESULTS"] = old
+
+
+PIPELINE_TESTS = ("tests/acceptance/", "tests/paper/test_paper.py::TestTheReport")
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """The pipeline's tests as one unit of work for one worker (they share one session
+    fixture, which must run once); every other test on its own."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class PipelineTogether(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return "pipeline" if nodeid.startswith(PIPELINE_TESTS) else nodeid
+
+    return PipelineTogether(config, log)
 
 
 @pytest.fixture(scope="session")

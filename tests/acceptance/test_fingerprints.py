@@ -24,7 +24,7 @@ from repro.model import fingerprint
 from repro.spec import load_spec
 from tests.conftest import ROOT
 
-pytestmark = [pytest.mark.acceptance, pytest.mark.xdist_group("pipeline")]
+pytestmark = pytest.mark.acceptance
 
 REFS = upstream.references()
 PLATFORM = current_platform().id

@@ -17,7 +17,7 @@ from repro.runner import run_one
 from repro.spec import load_spec
 from tests.conftest import ROOT
 
-pytestmark = [pytest.mark.acceptance, pytest.mark.xdist_group("pipeline")]
+pytestmark = pytest.mark.acceptance
 
 
 @pytest.fixture(scope="module")

@@ -124,7 +124,6 @@ def report(pipeline):
 
 
 @pytest.mark.paper
-@pytest.mark.xdist_group("pipeline")
 @pytest.mark.skipif(shutil.which("latexmk") is None or shutil.which("pdftotext") is None,
                     reason="needs TeX Live and poppler-utils")
 class TestTheReport:
