@@ -118,7 +118,9 @@ def train_one(spec: Spec, force: bool = False, progress: Progress | None = None,
     return store_training(spec, result, init_sha, replace=force)
 
 
-def score_one(spec: Spec, trained: Trained, log: Log | None = None) -> float:
+def score_one(spec: Spec, trained: Trained, log: Log | None = None, value: float | None = None) -> float:
+    """The model's selection score, from the cache or computed (and cached); `value`: the score a
+    worker already computed for this very model (repro.sweep.train_chunk), to be cached."""
     from repro.evaluate import score
 
     if trained.record.get("diverged"):
@@ -131,8 +133,9 @@ def score_one(spec: Spec, trained: Trained, log: Log | None = None) -> float:
         return got.record["score"]
     if log and got.reason:
         log(f"{spec.name} seed {spec.seed}: {got.reason}; scoring again")
-    with machine.pinned():
-        value = score(spec, trained.model)
+    if value is None:
+        with machine.pinned():
+            value = score(spec, trained.model)
     R.write_score(trained.path, key, {"score_key": key, "inputs": inputs, "model_sha256": trained.record["model_sha256"],
                                       "score": value})
     return value

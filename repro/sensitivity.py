@@ -121,11 +121,19 @@ def _measure(task: Task, chunk: int) -> dict:
 
 
 def _tasks(runs: list[str], sweeps: list[str]) -> list[Task]:
-    """Longest first, so that the last task to finish is a short one."""
-    out = [Task(v, sweep=x) for v in [None, *VARIANTS[:SWEEP_VARIANTS]] for x in sweeps]
+    """Longest first, so that the last task to finish is a short one. The default kernels'
+    sweep is the ordinary one: when `repro sweep` has made it, its task only reads the cache."""
+    from repro.sweep import parse_seeds, sweep_dir
+
+    def made(x: str) -> bool:
+        spec = load_spec(x)
+        return (sweep_dir(spec, parse_seeds(spec.sweep.seeds)) / "summary.json").exists()
+
+    heavy = [Task(None, sweep=x) for x in sweeps if not made(x)]
+    out = heavy + [Task(v, sweep=x) for v in VARIANTS[:SWEEP_VARIANTS] for x in sweeps]
     if runs:
         out += [Task(v, runs=tuple(runs)) for v in [None, *VARIANTS]]
-    return out
+    return out + [Task(None, sweep=x) for x in sweeps if made(x)]
 
 
 def run_all(experiments: list[str], sweeps: bool = True, jobs: int = 2, log=None) -> dict[tuple[str, bool], dict]:
@@ -171,16 +179,21 @@ def run_all(experiments: list[str], sweeps: bool = True, jobs: int = 2, log=None
                 fut.cancel()
             raise
     for x in runs:
-        mine = [i for i, t in enumerate(tasks) if x in t.runs]
+        mine = sorted((i for i, t in enumerate(tasks) if x in t.runs), key=lambda i: _order(tasks[i].variant))
         out[x, False] = _store(specs[x], False, [(tasks[i].variant, {"platform": results[i]["platform"],
                                                                      "run": results[i]["runs"][x]}) for i in mine],
                                sum(seconds[i] / len(tasks[i].runs) for i in mine))
     for x in sweep_todo:
-        mine = [i for i, t in enumerate(tasks) if t.sweep == x]
+        mine = sorted((i for i, t in enumerate(tasks) if t.sweep == x), key=lambda i: _order(tasks[i].variant))
         out[x, True] = _store(specs[x], True, [(tasks[i].variant, results[i]) for i in mine],
                               sum(seconds[i] for i in mine))
     say(f"noise bands: done in {time.perf_counter() - t0:.0f}s")
     return out
+
+
+def _order(v: Variant | None) -> int:
+    """The stored order of the draws: the default kernels, then VARIANTS in order."""
+    return 0 if v is None else 1 + VARIANTS.index(v)
 
 
 def _store(spec: Spec, sweep: bool, measured: list[tuple[Variant | None, dict]], seconds: float) -> dict:

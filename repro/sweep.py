@@ -31,10 +31,12 @@ CHUNK = 30
 
 
 def train_chunk(spec: Spec, seeds: list[int], progress=None) -> list[dict]:
-    """Worker: train `seeds` as one batched computation; touches no files.
+    """Worker: train `seeds` as one batched computation and score each model (so that the driver
+    does not score them one by one while the workers wait); touches no files.
     `progress`, if given, is a queue that receives (first seed, steps done, steps total)."""
     from repro.batched import train_many
     from repro.data import initial_models_and_plans, regularizers, schedule_of, validation_set
+    from repro.evaluate import score
     from repro.model import fingerprint
     from repro.results import state_bytes
 
@@ -54,7 +56,8 @@ def train_chunk(spec: Spec, seeds: list[int], progress=None) -> list[dict]:
             out.append({"seed": s, "inputs": keys.training_inputs(seed_spec), "init_sha256": sha,
                         "state": state_bytes(model), "label_counts": result.label_counts,
                         "val_history": result.val_history, "final_loss": result.final_loss,
-                        "train_s": result.train_s, "losses": result.losses.numpy(), "diverged": result.diverged})
+                        "train_s": result.train_s, "losses": result.losses.numpy(), "diverged": result.diverged,
+                        "score": None if result.diverged else score(seed_spec, model)})
     return out
 
 
@@ -220,7 +223,7 @@ def _run_chunks(spec, specs, todo, trained, ex, futures, interrupted, progress, 
     import torch
 
     from repro.executors import InlineExecutor, progress_queue
-    from repro.runner import store_training
+    from repro.runner import score_one, store_training
     from repro.train import TrainResult
 
     queue = progress_queue(ex)
@@ -266,6 +269,7 @@ def _run_chunks(spec, specs, todo, trained, ex, futures, interrupted, progress, 
                 result = TrainResult(model, item["label_counts"], item["val_history"], item["final_loss"],
                                      item["train_s"], torch.from_numpy(item["losses"]), item.get("diverged"))
                 trained[s] = store_training(specs[s], result, item["init_sha256"], loop="batched")
+                score_one(specs[s], trained[s], value=item.get("score"))
             done += len(chunk)
             finished_chunks.add(chunk[0])
             steps.pop(chunk[0], None)

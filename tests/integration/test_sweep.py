@@ -103,3 +103,18 @@ def test_sweep_cli_and_errors(tmp_path):
                           (("--executor", "dask", "--scheduler", "tcp://127.0.0.1:1"), "cannot reach")]:
         bad = repro("sweep", QUICK, *args)
         assert bad.returncode == 2 and message in bad.stderr, bad.stderr
+
+
+def test_a_workers_score_is_the_score_of_the_stored_model(tmp_path, monkeypatch):
+    """Workers score the models they train; the driver caches that value. It must be what
+    scoring the stored model gives."""
+    from repro import machine
+    from repro.evaluate import score
+    from repro.runner import cached_training
+
+    summary = sweep_with("local", tmp_path, monkeypatch)
+    spec = load_spec(QUICK)
+    for row in summary["runs"]:
+        seed_spec = spec.with_seed(row["seed"])
+        with machine.pinned():
+            assert score(seed_spec, cached_training(seed_spec).model) == row["score"]
