@@ -1,13 +1,16 @@
 """Which operations of a training step give other bits at another intra-op thread count?
 
-Trains the first steps of an experiment's selected seed with repro.train at 2 threads, and
-re-runs every ATen operation it dispatches (same inputs, fresh outputs) at 1 thread; prints each
-operation, with its input shapes, whose outputs differ. This is how the thread count was found
-to be part of the arithmetic on amd-avx512 (the weight gradient of the 5-output encoder layer,
-an MKL `mm` of [5, 64] x [64, 16]) and not on intel-avx512. Output is per platform, so say which
-platform it ran on when quoting it.
+Trains the first steps of an experiment's selected seed with repro.train at the thread count
+results are made with (one), and re-runs every ATen operation it dispatches (same inputs, fresh
+outputs) at two threads; prints each operation, with its input shapes, whose outputs differ.
+This is how the thread count was found to be part of the arithmetic on amd-avx512 (the weight
+gradient of the 5-output encoder layer, an MKL `mm` of [5, 64] x [64, 16]) and not on
+intel-avx512. --plain switches repro.rowsplit's blocks off, so that the probe lists every product
+whose bits depend on the thread count (what the table must cover); without it, the probe checks
+that training as repro runs it has none left. Output is per platform, so say which platform it
+ran on when quoting it.
 
-Usage: python bench/probe_threads.py [EXP ...] [--steps N]   (default: every experiment, 20 steps)
+Usage: python bench/probe_threads.py [EXP ...] [--steps N] [--plain]   (default: every experiment, 20 steps)
 """
 
 from __future__ import annotations
@@ -77,7 +80,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("experiments", nargs="*", default=ALL)
     ap.add_argument("--steps", type=int, default=20)
+    ap.add_argument("--plain", action="store_true", help="without repro.rowsplit's blocks")
     args = ap.parse_args()
+    if args.plain:
+        from repro import rowsplit
+
+        rowsplit._table = lambda: {}
     print(f"platform {current_platform().id}, {THREADS} threads against the other count, torch {torch.__version__}")
     for name in args.experiments:
         mode = probe(name, args.steps)
