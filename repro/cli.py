@@ -189,7 +189,8 @@ def sweep(experiment, seeds, jobs, executor, scheduler, chunk_size, overrides):
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=None, help="Parallel workers for sweeps.")
 def paper(jobs):
     """Build the reproduction report: run what is not cached, verify, render tables and
-    figures, compile paper/build/main.pdf with latexmk, and print its path."""
+    figures, compile paper/build/main.pdf with latexmk, and print its path. Ends with where the
+    time went (also in results/paper-timings.json)."""
     from repro.paper import build
 
     click.echo(build(jobs=jobs))
@@ -246,15 +247,18 @@ def verify(experiments, quick, show_all, jobs):
 @click.argument("experiments", nargs=-1)
 @click.option("--sweeps/--no-sweeps", default=True, show_default=True,
               help="Also retrain whole sweeps (for the experiments whose sweeps are measured).")
-@click.option("--jobs", "-j", type=click.IntRange(min=1), default=2, show_default=True)
+@click.option("--jobs", "-j", type=click.IntRange(min=1), default=2, show_default=True,
+              help="Processes side by side (capped at the cores).")
 def sensitivity(experiments, sweeps, jobs):
     """Measure how far float noise alone moves each result: retrain EXPERIMENTS' selected seeds
     (and, for the 5-D experiments, their sweeps) under a fixed list of kernel variants.
 
     \b
     Each variant sets environment variables that make MKL, oneDNN or ATen choose other kernels
-    (ONEDNN_MAX_CPU_ISA, MKL_CBWR, ATEN_CPU_CAPABILITY), in a fresh process. The results are
-    cached; `repro verify` takes each published number's noise band from them.
+    (ONEDNN_MAX_CPU_ISA, MKL_CBWR, ATEN_CPU_CAPABILITY), in a fresh process: one process per
+    variant for every experiment's selected seed, one per variant and 5-D sweep (trained as one
+    batch), JOBS at a time, with a line as each finishes. The results are cached; `repro verify`
+    takes each published number's noise band from them.
     """
     from repro import sensitivity as S
     from repro.spec import available, load_spec
