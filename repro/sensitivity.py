@@ -153,10 +153,11 @@ def run_all(experiments: list[str], sweeps: bool = True, jobs: int = 2, log=None
     if not runs and not sweep_todo:
         return out
     tasks = _tasks(runs, sweep_todo)
+    side_by_side = max(1, min(jobs, machine.cores()))
     t0 = time.perf_counter()
     say(f"noise bands: {len(runs)} selected seed(s) under the default kernels and {len(VARIANTS)} variants"
         + (f", the sweeps of {', '.join(sweep_todo)} under the default and {SWEEP_VARIANTS}" if sweep_todo else "")
-        + f"; {len(tasks)} processes, {jobs} at a time")
+        + f"; {len(tasks)} processes, {side_by_side} at a time")
     results: dict[int, dict] = {}  # by task index
     seconds: dict[int, float] = {}
 
@@ -164,7 +165,7 @@ def run_all(experiments: list[str], sweeps: bool = True, jobs: int = 2, log=None
         start = time.perf_counter()
         return _measure(task, SWEEP_CHUNK), time.perf_counter() - start
 
-    with ThreadPoolExecutor(max_workers=max(1, min(jobs, machine.cores()))) as pool:
+    with ThreadPoolExecutor(max_workers=side_by_side) as pool:
         pending = {pool.submit(timed, t): i for i, t in enumerate(tasks)}
         try:
             while pending:
