@@ -271,7 +271,7 @@ def sensitivity(experiments, sweeps, jobs):
     for name in names:
         data = bands[name, False]
         click.echo(f"{name}: {data['distinct_models']} distinct models from {len(data['variants'])} kernel choices "
-                   f"({data['wall_s']:.0f}s of one core)")
+                   f"({data['process_s']:.0f}s of one core)")
         for v in data["variants"]:
             env = " ".join(f"{k}={val}" for k, val in v["env"].items()) or "(default kernels)"
             click.echo(f"  {v['name']:<28} {v['run']['model_sha256'][:16]}  {env}")
@@ -279,7 +279,8 @@ def sensitivity(experiments, sweeps, jobs):
             sw = bands[name, True]
             sel = [v["sweep"]["selected_seed"] for v in sw["variants"]]
             front = [v["sweep"]["pareto_count"] for v in sw["variants"]]
-            click.echo(f"  sweeps: selected seeds {sel}, Pareto fronts {front} ({sw['wall_s']:.0f}s of one core)")
+            click.echo(f"  sweeps: selected seeds {sel}, Pareto fronts {front} ({sw['process_s']:.0f}s of one core)")
+
 
 if __name__ == "__main__":
     main()

@@ -203,7 +203,7 @@ def _store(spec: Spec, sweep: bool, measured: list[tuple[Variant | None, dict]],
         "experiment": spec.name,
         "inputs": inputs,
         "variants": [{"name": v.name if v else "default", "env": v.env if v else {}, **m} for v, m in measured],
-        "wall_s": seconds,  # this experiment's share of the processes' time
+        "process_s": seconds,  # this experiment's share of its processes' time (they run side by side)
     }
     data["distinct_models"] = len({m["run"]["model_sha256"] for m in data["variants"]})
     if sweep:

@@ -461,9 +461,9 @@ def experiment_summaries(checks: list[Check], data: Data) -> dict:
                             "reference_platform": refs.platform if refs else None},
             "sensitivity": None if sens is None else {
                 "variants": [v["name"] for v in sens["variants"]], "distinct_models": sens["distinct_models"],
-                "wall_s": sens["wall_s"]},
+                "process_s": sens["process_s"]},
             "sweep_sensitivity": None if sweep_sens is None else {
-                "variants": [v["name"] for v in sweep_sens["variants"]], "wall_s": sweep_sens["wall_s"],
+                "variants": [v["name"] for v in sweep_sens["variants"]], "process_s": sweep_sens["process_s"],
                 "selected_seeds": [v["sweep"]["selected_seed"] for v in sweep_sens["variants"]],
                 "pareto_counts": [v["sweep"]["pareto_count"] for v in sweep_sens["variants"]]},
         }

@@ -75,4 +75,4 @@ def pipeline(tmp_path_factory, shared_results):
     pdf = tmp / "paper" / "build" / "main.pdf"
     assert out.stdout.strip() == str(pdf)
     return {"tmp": tmp, "env": env, "cmd": cmd, "pdf": pdf, "sha": hashlib.sha256(pdf.read_bytes()).hexdigest(),
-            "results": shared_results, "stderr": out.stderr}
+            "results": shared_results}
