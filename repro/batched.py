@@ -71,7 +71,11 @@ def train_many(
     weight = {n: stacked[f"{n}.weight"] for n in layers}
     bias = {n: stacked[f"{n}.bias"] for n in layers}
     last_row = len(schedule["lr"]) - 2
-    label_names = list(plans[0].labels[0]) if plans[0].labels else []
+    label_names = list(plans[0].flat_labels)
+    rows = all(p.uniform for p in plans)
+    if rows:  # every step's batch of every seed at once: [n_steps, S, m]
+        index_rows = torch.stack([p.rows(p.flat_index) for p in plans], 1)
+        label_rows = {n: torch.stack([p.rows(p.flat_labels[n]) for p in plans], 1) for n in label_names}
     S = len(models)
 
     def loss_fn(bias, free, tap, fixed, x, labels, terms):
@@ -98,8 +102,12 @@ def train_many(
     diverged: list[tuple[int, float] | None] = [None] * S
     for k in range(n_steps):
         row = min(k, last_row)
-        x = torch.stack([colors[p.index[k]] for p in plans])
-        labels = {name: torch.stack([p.labels[k][name] for p in plans]) for name in label_names}
+        if rows:
+            x = colors[index_rows[k]]
+            labels = {name: label_rows[name][k] for name in label_names}
+        else:
+            x = torch.stack([colors[p.index[k]] for p in plans])
+            labels = {name: torch.stack([p.labels[k][name] for p in plans]) for name in label_names}
         terms = [(r, w) for r in regularizers if (w := _weight(schedule, r, row)) != 0.0]
         tap = {n: torch.zeros(S, x.shape[1], weight[n].shape[1]) for n in tapped}
         (bias_grads, free_grads, tap_grads), (total, inputs) = vmap(grad(

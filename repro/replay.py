@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 
 import torch
 from torch import Tensor
@@ -33,12 +34,35 @@ def _generator(seed: int) -> torch.Generator:
 
 @dataclass(frozen=True)
 class BatchPlan:
-    """Everything training reads from the random streams, precomputed."""
+    """Everything training reads from the random streams, precomputed: the steps' samples and
+    labels one after another, cut into steps by `sizes`."""
 
-    index: list[Tensor]  # per step: int64 [m] sample indices
-    labels: list[dict[str, Tensor]]  # per step: {label: float32 [m] of 0/1}
+    flat_index: Tensor  # int64 [sum(sizes)]: every step's sample indices, in step order
+    flat_labels: dict[str, Tensor]  # {label: float32 [sum(sizes)] of 0/1}, aligned with flat_index
+    sizes: tuple[int, ...]  # samples per step
     validate_after: frozenset[int]  # steps after which a validation ran (and drew V)
     draws: int  # int64 draws made on G (B, S and V)
+
+    @cached_property
+    def index(self) -> list[Tensor]:
+        """Per step: int64 [m] sample indices."""
+        return list(self.flat_index.split(self.sizes))
+
+    @cached_property
+    def labels(self) -> list[dict[str, Tensor]]:
+        """Per step: {label: float32 [m] of 0/1}."""
+        names = list(self.flat_labels)
+        steps = zip(*(self.flat_labels[n].split(self.sizes) for n in names))
+        return [dict(zip(names, step)) for step in steps] if names else [{} for _ in self.sizes]
+
+    @property
+    def uniform(self) -> bool:
+        """Every step has the same number of samples (so the steps stack as rows)."""
+        return len(set(self.sizes)) == 1
+
+    def rows(self, flat: Tensor) -> Tensor:
+        """A flat per-sample tensor as [n_steps, m] (only when `uniform`)."""
+        return flat.view(len(self.sizes), -1)
 
 
 def plan_batches(
@@ -51,9 +75,24 @@ def plan_batches(
     validates: Callable[[int, int, int, int], bool],
 ) -> BatchPlan:
     """Replay `n_steps` batches. `validates(step, epoch, batch, batches_per_epoch)` says
-    whether a validation follows that step (it draws V from G)."""
+    whether a validation follows that step (it draws V from G).
+
+    A worker's generator is read only by that worker, so its label draws for the whole epoch
+    (its batches in order, each label in label order) are one `rand` call: CPU `uniform_`
+    fills serially, so one call of n draws gives the bits of consecutive calls summing to n
+    (tests/unit/test_replay.py checks this against the batch-by-batch replay). All draws are
+    kept in the order they were made and gathered into step order once at the end. Without
+    workers the labels come from G between validation draws, so they are drawn per batch.
+    """
     nb = -(-n_samples // batch_size)
-    index, labels, val_steps = [], [], set()
+    names = list(probs)
+    sizes_epoch = [min(batch_size, n_samples - b * batch_size) for b in range(nb)]
+    indices: list[Tensor] = []  # per epoch: the sample indices of the batches it trained on
+    uniforms: list[Tensor] = []  # every label draw, in the order drawn
+    drawn = 0  # draws in `uniforms` so far
+    starts: dict[str, list[int]] = {name: [0] * n_steps for name in names}  # step's draws in `uniforms`
+    sizes: list[int] = []
+    val_steps: set[int] = set()
     draws = 0
     k = e = 0
     while k < n_steps:
@@ -62,22 +101,41 @@ def plan_batches(
         draws += 2
         idx = torch.randint(high=n_samples, size=(n_samples,), dtype=torch.int64,
                             generator=_generator(sampler_seed))
-        worker_g = [_generator(base + w) for w in range(max(workers, 1))]
-        for b in range(nb):
-            if k == n_steps:
-                break
-            i = idx[b * batch_size:(b + 1) * batch_size]
-            # With workers each batch's labels come from its worker's stream; without, from G.
-            lg = worker_g[b % workers] if workers > 0 else g
-            labels.append({name: (torch.rand(len(i), generator=lg) < p[i]).float() for name, p in probs.items()})
-            index.append(i)
+        batches = min(nb, n_steps - k)
+        for w in range(workers):
+            mine = range(w, batches, workers)
+            if not len(mine):
+                continue
+            n = sum(sizes_epoch[b] for b in mine) * len(names)
+            uniforms.append(torch.rand(n, generator=_generator(base + w)))
+            for b in mine:
+                for name in names:
+                    starts[name][k + b] = drawn
+                    drawn += sizes_epoch[b]
+        for b in range(batches):
+            if workers == 0:
+                for name in names:
+                    uniforms.append(torch.rand(sizes_epoch[b], generator=g))
+                    starts[name][k] = drawn
+                    drawn += sizes_epoch[b]
             if validates(k, e, b, nb):
                 int64_draw(g)
                 draws += 1
                 val_steps.add(k)
             k += 1
+        indices.append(idx[:sum(sizes_epoch[:batches])])
+        sizes += sizes_epoch[:batches]
         e += 1
-    return BatchPlan(index, labels, frozenset(val_steps), draws)
+    flat_index = torch.cat(indices)
+    flat_labels = {}
+    if names:
+        every = torch.cat(uniforms)
+        counts = torch.tensor(sizes)
+        within = torch.arange(len(flat_index)) - (counts.cumsum(0) - counts).repeat_interleave(counts)
+        for name in names:
+            u = every[torch.tensor(starts[name]).repeat_interleave(counts) + within]
+            flat_labels[name] = (u < probs[name][flat_index]).float()
+    return BatchPlan(flat_index, flat_labels, tuple(sizes), frozenset(val_steps), draws)
 
 
 def every_n_steps(n: int) -> Callable[[int, int, int, int], bool]:

@@ -161,23 +161,30 @@ def _gate(r: Regularizer, labels: Mapping[str, Tensor]) -> bool | None:
 def count_labels(plan: BatchPlan, regs: Sequence[Regularizer], schedule: Mapping[str, Sequence[float]],
                  n_steps: int) -> dict[str, int]:
     """Positive labels as upstream's callback counted them: only labels that some regulariser
-    with a non-zero weight uses at that step. `total_active`: samples seen on such steps."""
+    with a non-zero weight uses at that step. `_any`: samples with any such label positive;
+    `total_active`: samples seen on steps that use some label. A label's count appears once it
+    is first used (labels used from the same step in name order), as the callback added them."""
     last_row = len(schedule["lr"]) - 2
+    names = list(plan.flat_labels)
+    used: dict[int, list[str]] = {}  # schedule row -> labels used there
+    for row in range(min(n_steps, last_row + 1)):
+        used[row] = sorted({lab for r in regs if r.labels is not None and _weight(schedule, r, row) != 0.0
+                            for lab in r.labels if lab in names})
+    step_labels = [used[min(k, last_row)] for k in range(n_steps)]
+    order: list[str] = []
+    for labels in step_labels:
+        order += [a for a in labels if a not in order]
+    sizes = torch.tensor(plan.sizes[:n_steps])
+    step_of = torch.arange(n_steps).repeat_interleave(sizes)
     counts: dict[str, int] = {}
-    any_count = total = total_active = 0
-    for k in range(n_steps):
-        row = min(k, last_row)
-        labels = plan.labels[k]
-        active = sorted({lab for r in regs if r.labels is not None and _weight(schedule, r, row) != 0.0
-                         for lab in r.labels if lab in labels})
-        m = len(plan.index[k])
-        total += m
-        if active:
-            total_active += m
-            for a in active:
-                counts[a] = counts.get(a, 0) + int(labels[a].sum())
-            any_count += int((torch.stack([labels[a] for a in active]) > 0).any(0).sum())
-    return {**counts, "_any": any_count, "total": total, "total_active": total_active}
+    positive_any = torch.zeros(len(step_of), dtype=torch.bool)
+    for a in order:
+        on_step = torch.tensor([a in labels for labels in step_labels])
+        positive = (plan.flat_labels[a][:len(step_of)] > 0) & on_step[step_of]
+        counts[a] = int(positive.sum())
+        positive_any |= positive
+    total_active = sum(m for m, labels in zip(plan.sizes, step_labels) if labels)
+    return {**counts, "_any": int(positive_any.sum()), "total": int(sizes.sum()), "total_active": total_active}
 
 
 def _weight(schedule, r: Regularizer, row: int) -> float:

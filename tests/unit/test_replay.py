@@ -1,6 +1,7 @@
 """Random-number replay against the test vectors of reference/rng-replay.md (verified there
 against upstream's Lightning run bit for bit)."""
 
+import pytest
 import torch
 
 from repro import colors as C
@@ -67,3 +68,55 @@ def test_isolated_model_init():
     assert fingerprint(model) == "7755b4708bc9241959e1b5a8c67962b76dc0bb908eb5405769bdab9a0b6180be"
     g0, _ = draws_after_init(0, 5, 2)
     assert [int64_draw(g0) for _ in range(2)] == [8748483062231442713, 9045268835731528109]
+
+
+def replay_batch_by_batch(g, n_samples, probs, n_steps, batch_size, workers, validates):
+    """The replay as upstream's loader ran it, one batch at a time: the reference that
+    plan_batches' one-draw-per-worker-and-epoch version must equal bit for bit."""
+    nb = -(-n_samples // batch_size)
+    index, labels, val_steps, draws, k, e = [], [], set(), 0, 0, 0
+    while k < n_steps:
+        base, sampler_seed = int64_draw(g), int64_draw(g)
+        draws += 2
+        idx = torch.randint(high=n_samples, size=(n_samples,), generator=torch.Generator().manual_seed(sampler_seed))
+        worker_g = [torch.Generator().manual_seed(base + w) for w in range(max(workers, 1))]
+        for b in range(nb):
+            if k == n_steps:
+                break
+            i = idx[b * batch_size:(b + 1) * batch_size]
+            lg = worker_g[b % workers] if workers > 0 else g
+            labels.append({n: (torch.rand(len(i), generator=lg) < p[i]).float() for n, p in probs.items()})
+            index.append(i)
+            if validates(k, e, b, nb):
+                int64_draw(g)
+                draws += 1
+                val_steps.add(k)
+            k += 1
+        e += 1
+    return index, labels, val_steps, draws
+
+
+@pytest.mark.parametrize("n_samples,batch_size,workers,labels", [
+    (512, 64, 4, ("red", "vibrant")),  # the paper's setting
+    (1000, 64, 4, ("red", "vibrant")),  # a short last batch per epoch
+    (1000, 64, 3, ("red",)),  # workers that do not divide the batches
+    (512, 64, 0, ("red", "vibrant")),  # no workers: labels from G, between validation draws
+    (512, 64, 4, ()),  # no labels
+])
+def test_plan_equals_the_batch_by_batch_replay(n_samples, batch_size, workers, labels):
+    cube = 8 if n_samples == 512 else 10
+    p = probs(cube, labels)
+    # ramp the probabilities up so that each batch holds positives and a misplaced draw shows
+    p = {k: (v * 40).clamp(max=0.6) for k, v in p.items()}
+    validates = every_n_steps(7)
+    plan = plan_batches(torch.Generator().manual_seed(3), n_samples, p, 203, batch_size, workers, validates)
+    index, lab, val_steps, draws = replay_batch_by_batch(
+        torch.Generator().manual_seed(3), n_samples, p, 203, batch_size, workers, validates)
+    assert len(plan.index) == len(index) == 203
+    assert all(a.equal(b) for a, b in zip(plan.index, index))
+    assert all(a.keys() == b.keys() and all(a[k].equal(b[k]) for k in a) for a, b in zip(plan.labels, lab))
+    assert all(int(v.sum()) > 50 for v in plan.flat_labels.values())
+    assert plan.validate_after == val_steps and plan.draws == draws
+    assert plan.uniform == (n_samples % batch_size == 0)
+    if plan.uniform:
+        assert plan.rows(plan.flat_index)[17].equal(index[17])
