@@ -1,4 +1,8 @@
-# make test   unit, integration and acceptance tests (bootstraps .venv on first use)
+# make test   every tier below at once (bootstraps .venv on first use); one tier at a time:
+#   make unit          pure functions, no training (seconds)
+#   make integration   small specs end to end: CLI, cache, sweeps, faults (minutes)
+#   make acceptance    published numbers and upstream's fingerprints (runs every experiment)
+#   make paper-test    the real report with real TeX (runs every experiment and sweep)
 # make paper  run what is not cached, check every published number, build paper/build/main.pdf
 # make bench  the speed and memory benchmarks (writes bench/results.json)
 PYTHON ?= python3
@@ -6,7 +10,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 REPRO := $(VENV)/bin/repro
 
-.PHONY: test unit paper bench lint clean lock
+.PHONY: test unit integration acceptance paper-test paper bench lint clean lock
 
 $(VENV)/.installed: pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +32,15 @@ test: $(VENV)/.installed
 
 unit: $(VENV)/.installed
 	$(PY) -m pytest -q -p no:cacheprovider tests/unit
+
+integration: $(VENV)/.installed
+	$(PY) -m pytest -q -p no:cacheprovider -n 2 tests/integration
+
+acceptance: $(VENV)/.installed
+	$(PY) -m pytest -q -p no:cacheprovider tests/acceptance
+
+paper-test: $(VENV)/.installed
+	$(PY) -m pytest -q -p no:cacheprovider tests/paper
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check repro tests bench

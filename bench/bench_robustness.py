@@ -64,7 +64,7 @@ def main() -> None:
         return round(statistics.median(r[i] for r in rows), 3)
 
     python = root / ".venv" / "bin" / "python"
-    env_code = "import json; from repro import machine; from repro.machine import environment, pinned\n" \
+    env_code = "import json; from repro.base import machine; from repro.base.machine import environment, pinned\n" \
                "from pathlib import Path\nwith pinned(): print(json.dumps(environment(Path('.'))))"
     machine = json.loads(subprocess.run([str(python), "-c", env_code], cwd=root, capture_output=True, text=True,
                                         check=True).stdout)

@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def train_once(name: str) -> float:
     code = (
         "import json, tempfile, os; os.environ['REPRO_RESULTS'] = tempfile.mkdtemp()\n"
-        "from repro.spec import load_spec; from repro.runner import train_one\n"
+        "from repro.config.spec import load_spec; from repro.pipeline.runner import train_one\n"
         f"t = train_one(load_spec({name!r})); print(json.dumps(t.record['train_s']))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
@@ -49,7 +49,7 @@ def main() -> None:
     ap.add_argument("--experiment", default="ex-2.4.1")
     args = ap.parse_args()
     sys.path.insert(0, str(ROOT))
-    from repro.machine import environment, pinned
+    from repro.base.machine import environment, pinned
 
     train = [train_once(args.experiment) for _ in range(args.repeats)]
     runs = [command_once(args.experiment) for _ in range(args.repeats)]

@@ -33,7 +33,7 @@ def _repro(env: dict, *args: str) -> float:
 
 def main() -> None:
     sys.path.insert(0, str(ROOT))
-    from repro.machine import environment, pinned
+    from repro.base.machine import environment, pinned
 
     rows = {}
     with tempfile.TemporaryDirectory() as tmp:

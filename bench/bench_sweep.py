@@ -19,7 +19,7 @@ ALL = ["ex-2.4.1", "ex-2.5.1", "ex-2.7.1", "ex-2.9.1", "ex-2.10.1"]
 
 def main() -> None:
     sys.path.insert(0, str(ROOT))
-    from repro.machine import environment, pinned
+    from repro.base.machine import environment, pinned
 
     names = sys.argv[1:] or ALL
     rows = {}

@@ -1,5 +1,5 @@
-"""Check that the batched sweep path (repro.batched) gives every seed exactly the model, losses,
-validation history and label counts of the per-seed loop (repro.train), for every seed of every
+"""Check that the batched sweep path (repro.engine.batched) gives every seed exactly the model, losses,
+validation history and label counts of the per-seed loop (repro.engine.train), for every seed of every
 sweep, at the thread count results are made with. Slow (a per-seed run of every seed, ~15 min on
 the 2-core machine), so it is a script rather than a test; the tests check a few seeds.
 
@@ -21,12 +21,12 @@ ALL = ["ex-2.4.1", "ex-2.5.1", "ex-2.7.1", "ex-2.9.1", "ex-2.10.1"]
 
 
 def check(name: str) -> dict:
-    from repro import data as D
-    from repro.batched import train_many
-    from repro.model import fingerprint
-    from repro.spec import load_spec, parse_seeds
-    from repro.sweep import CHUNK, chunks
-    from repro.train import train
+    from repro.engine import data as D
+    from repro.engine.batched import train_many
+    from repro.method.model import fingerprint
+    from repro.config.spec import load_spec, parse_seeds
+    from repro.pipeline.sweep import CHUNK, chunks
+    from repro.engine.train import train
 
     spec = load_spec(name)
     seeds = parse_seeds(spec.sweep.seeds)
@@ -52,7 +52,7 @@ def check(name: str) -> dict:
 
 def main() -> None:
     sys.path.insert(0, str(ROOT))
-    from repro.machine import environment, pinned
+    from repro.base.machine import environment, pinned
 
     names = sys.argv[1:] or ALL
     with pinned():

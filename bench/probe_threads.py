@@ -1,11 +1,11 @@
 """Which operations of a training step give other bits at another intra-op thread count?
 
-Trains the first steps of an experiment's selected seed with repro.train at the thread count
+Trains the first steps of an experiment's selected seed with repro.engine.train at the thread count
 results are made with (one), and re-runs every ATen operation it dispatches (same inputs, fresh
 outputs) at two threads; prints each operation, with its input shapes, whose outputs differ.
 This is how the thread count was found to be part of the arithmetic on amd-avx512 (the weight
 gradient of the 5-output encoder layer, an MKL `mm` of [5, 64] x [64, 16]) and not on
-intel-avx512. --plain switches repro.rowsplit's blocks off, so that the probe lists every product
+intel-avx512. --plain switches repro.engine.rowsplit's blocks off, so that the probe lists every product
 whose bits depend on the thread count (what the table must cover); without it, the probe checks
 that training as repro runs it has none left. Output is per platform, so say which platform it
 ran on when quoting it.
@@ -59,10 +59,10 @@ class ThreadProbe(TorchDispatchMode):
 
 
 def probe(name: str, steps: int) -> ThreadProbe:
-    from repro import data as D
-    from repro.machine import pinned
-    from repro.spec import load_spec
-    from repro.train import train
+    from repro.engine import data as D
+    from repro.base.machine import pinned
+    from repro.config.spec import load_spec
+    from repro.engine.train import train
 
     spec = load_spec(name)
     with pinned():
@@ -75,15 +75,15 @@ def probe(name: str, steps: int) -> ThreadProbe:
 
 def main() -> None:
     sys.path.insert(0, str(ROOT))
-    from repro.machine import THREADS, current_platform
+    from repro.base.machine import THREADS, current_platform
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("experiments", nargs="*", default=ALL)
     ap.add_argument("--steps", type=int, default=20)
-    ap.add_argument("--plain", action="store_true", help="without repro.rowsplit's blocks")
+    ap.add_argument("--plain", action="store_true", help="without repro.engine.rowsplit's blocks")
     args = ap.parse_args()
     if args.plain:
-        from repro import rowsplit
+        from repro.engine import rowsplit
 
         rowsplit._table = lambda: {}
     print(f"platform {current_platform().id}, {THREADS} threads against the other count, torch {torch.__version__}")

@@ -8,8 +8,8 @@ import sys
 
 import click
 
-from repro.errors import ReproError
-from repro.progress import ProgressLine
+from repro.base.errors import ReproError
+from repro.base.progress import ProgressLine
 
 
 def _exit_now(signum=None, frame=None) -> None:
@@ -75,8 +75,8 @@ def _log(message: str) -> None:
 
 def _writable_results() -> None:
     """Say so before any training if results cannot be written."""
-    from repro.files import ensure_writable
-    from repro.results import results_dir
+    from repro.base.files import ensure_writable
+    from repro.base.paths import results_dir
 
     ensure_writable(results_dir())
 
@@ -97,8 +97,8 @@ def main():
 @main.command("list")
 def list_cmd():
     """List the experiments (specs in experiments/)."""
-    from repro.errors import SpecError
-    from repro.spec import available, load_spec
+    from repro.base.errors import SpecError
+    from repro.config.spec import available, load_spec
 
     for name in available():
         try:
@@ -112,9 +112,9 @@ def list_cmd():
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a spec key (repeatable).")
 def show(experiment, overrides):
     """Print the resolved spec of EXPERIMENT and its resolved keyframes."""
-    from repro.dopesheet import to_markdown
-    from repro.keys import digest, training_inputs
-    from repro.spec import load_spec, to_toml
+    from repro.config.dopesheet import to_markdown
+    from repro.store.keys import digest, training_inputs
+    from repro.config.spec import load_spec, to_toml
 
     spec = load_spec(experiment, list(overrides))
     click.echo(f"# {spec.name}  (training key {digest(training_inputs(spec))}, from {spec.source})\n")
@@ -137,8 +137,8 @@ def run(experiment, seed, overrides, force, quiet):
     torch, CPU platform), so running the same thing again reuses the model, and changing only
     an intervention or the score re-evaluates it without retraining.
     """
-    from repro.runner import run_one
-    from repro.spec import load_spec
+    from repro.pipeline.runner import run_one
+    from repro.config.spec import load_spec
 
     spec = load_spec(experiment, list(overrides), seed=seed)
     _writable_results()
@@ -146,7 +146,7 @@ def run(experiment, seed, overrides, force, quiet):
     path, metrics, reused = run_one(spec, force=force, progress=progress, log=_log)
     if reused:
         click.echo(f"reusing the cached model in {path.parent} (use --force to retrain)", err=True)
-    from repro.report import format_run
+    from repro.report.terminal import format_run
 
     click.echo(format_run(metrics))
     click.echo(f"\nresult: {path}")
@@ -168,9 +168,9 @@ def sweep(experiment, seeds, jobs, executor, scheduler, chunk_size, overrides):
     Each seed is cached like `repro run --seed N`; re-running an interrupted sweep resumes it.
     Writes results/EXPERIMENT/sweep-HASH/summary.json and runs.csv.
     """
-    from repro.executors import running
-    from repro.spec import load_spec, parse_seeds
-    from repro.sweep import CHUNK, run_sweep
+    from repro.pipeline.executors import running
+    from repro.config.spec import load_spec, parse_seeds
+    from repro.pipeline.sweep import CHUNK, run_sweep
 
     spec = load_spec(experiment, list(overrides))
     seed_list = parse_seeds(spec.sweep.seeds if seeds is None else seeds)
@@ -179,7 +179,7 @@ def sweep(experiment, seeds, jobs, executor, scheduler, chunk_size, overrides):
     _writable_results()
     with running(executor, jobs, scheduler, log=_log) as ex:
         path, summary = run_sweep(spec, seed_list, ex, progress=_log, log=_log, chunk_size=chunk_size or CHUNK)
-    from repro.report import format_sweep
+    from repro.report.terminal import format_sweep
 
     click.echo(format_sweep(summary))
     click.echo(f"\nsweep: {path}")
@@ -191,7 +191,7 @@ def paper(jobs):
     """Build the reproduction report: run what is not cached, verify, render tables and
     figures, compile paper/build/main.pdf with latexmk, and print its path. Ends with where the
     time went (also in results/paper-timings.json)."""
-    from repro.paper import build
+    from repro.report.build import build
 
     click.echo(build(jobs=jobs))
 
@@ -212,10 +212,11 @@ def verify(experiments, quick, show_all, jobs):
     results/verification.json (a subset or --quick: verification-partial.json); exits 1 on
     any FAIL or on a claim that does not behave as registered.
     """
-    from repro import verify as V
-    from repro.results import results_dir
+    from repro.fidelity import verify as V
+    from repro.fidelity.registry import load_registry
+    from repro.base.paths import results_dir
 
-    registry = V.load_registry()
+    registry = load_registry()
     known = {e.experiment for e in registry.entries} | {x for c in registry.claims for x in c.experiments}
     unknown = sorted(set(experiments) - known)
     if unknown:
@@ -226,7 +227,7 @@ def verify(experiments, quick, show_all, jobs):
     entries = report["entries"]
     click.echo(V.format_table(entries, only_problems=not show_all))
     if report.get("experiments"):
-        from repro.machine import current_platform
+        from repro.base.machine import current_platform
 
         click.echo(f"\nModels (selected seed's SHA-256 on platform {current_platform().id}; upstream's runs: "
                    "registry/fingerprints.toml):")
@@ -260,8 +261,8 @@ def sensitivity(experiments, sweeps, jobs):
     batch), JOBS at a time, with a line as each finishes. The results are cached; `repro verify`
     takes each published number's noise band from them.
     """
-    from repro import sensitivity as S
-    from repro.spec import available, load_spec
+    from repro.pipeline import sensitivity as S
+    from repro.config.spec import available, load_spec
 
     names = list(experiments) or [n for n in available() if n != "ex-2.9.1-width10"]
     for name in names:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from repro import machine
+from repro.base import machine
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = Path(__file__).resolve().parent / "specs"

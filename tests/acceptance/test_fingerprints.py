@@ -17,11 +17,11 @@ import sys
 
 import pytest
 
-from repro import upstream
-from repro.data import initial_models_and_plans
-from repro.machine import current_platform
-from repro.model import fingerprint
-from repro.spec import load_spec
+from repro.fidelity import upstream
+from repro.engine.data import initial_models_and_plans
+from repro.base.machine import current_platform
+from repro.method.model import fingerprint
+from repro.config.spec import load_spec
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.acceptance
@@ -74,6 +74,6 @@ def test_trained_models_are_upstreams_per_seed_and_batched(experiment, tmp_path,
 
 
 def _training_key(spec) -> str:
-    from repro import keys
+    from repro.store import keys
 
     return keys.digest(keys.training_inputs(spec))

@@ -11,10 +11,11 @@ import sys
 
 import pytest
 
-from repro import verify as V
-from repro.results import read_metrics
-from repro.runner import run_one
-from repro.spec import load_spec
+from repro.fidelity import verify as V
+from repro.fidelity.registry import load_registry
+from repro.store.results import read_metrics
+from repro.pipeline.runner import run_one
+from repro.config.spec import load_spec
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.acceptance
@@ -25,12 +26,12 @@ def results(pipeline):
     return str(pipeline["results"])
 
 
-EXPERIMENTS = sorted({e.experiment for e in V.load_registry().entries})
+EXPERIMENTS = sorted({e.experiment for e in load_registry().entries})
 
 
 @pytest.mark.parametrize("experiment", EXPERIMENTS)
 def test_registry_numbers_reproduce(results, experiment):
-    report = V.verify(V.load_registry(), V.Data(), [experiment], quick=True)
+    report = V.verify(load_registry(), V.Data(), [experiment], quick=True)
     assert report["checked"], f"no registry entries for {experiment}"
     assert not report["failed"], V.format_table([c for c in report["entries"] if c["status"] == "FAIL"])
     # Every run-level entry of this experiment was judged with a measured band.

@@ -5,12 +5,13 @@ with (bench/check_batched.py checks every seed of every sweep)."""
 import pytest
 import torch
 
-from repro import data as D
-from repro import machine, rowsplit
-from repro.batched import train_many
-from repro.model import fingerprint
-from repro.spec import load_spec
-from repro.train import train
+from repro.engine import data as D
+from repro.base import machine
+from repro.engine import rowsplit
+from repro.engine.batched import train_many
+from repro.method.model import fingerprint
+from repro.config.spec import load_spec
+from repro.engine.train import train
 from tests.conftest import SPECS
 from tests.integration.test_train import FIVE_D
 

@@ -5,11 +5,11 @@ import json
 
 import pytest
 
-from repro import keys
-from repro import results as R
-from repro.runner import run_one, train_one
-from repro.spec import load_spec
-from repro.sweep import run_sweep
+from repro.store import keys
+from repro.store import results as R
+from repro.pipeline.runner import run_one, train_one
+from repro.config.spec import load_spec
+from repro.pipeline.sweep import run_sweep
 from tests.conftest import SPECS
 
 pytestmark = pytest.mark.integration
@@ -69,11 +69,11 @@ def test_a_stale_result_is_refused_and_says_what_changed(cache, monkeypatch):
     # The training code changes: the same spec now has another training key; the old model is not reused.
     real = keys.code_digests
     monkeypatch.setattr(keys, "code_digests", lambda mods: {
-        k: ("0" * 16 if k == "repro/train.py" else v) for k, v in real(mods).items()})
+        k: ("0" * 16 if k == "repro/engine/train.py" else v) for k, v in real(mods).items()})
     lines, log = collect()
     path2, _, reused = run_one(spec, log=log)
     assert not reused and path2.parent != path.parent
-    assert any("code.repro/train.py" in line for line in lines), lines
+    assert any("code.repro/engine/train.py" in line for line in lines), lines
     # A directory whose training.json records other inputs than its key says is stale, and is refused.
     monkeypatch.setattr(keys, "code_digests", real)
     record = json.loads((path.parent / "training.json").read_text())
@@ -202,7 +202,7 @@ def test_a_fifo_in_the_cache_does_not_block(cache):
 def test_a_full_disk_is_one_line_and_leaves_no_temporary_files(cache, monkeypatch):
     import errno
 
-    from repro.errors import ReproError
+    from repro.base.errors import ReproError
 
     calls = []
     real = R._stage
@@ -220,7 +220,7 @@ def test_a_full_disk_is_one_line_and_leaves_no_temporary_files(cache, monkeypatc
 
 
 def test_a_folder_where_a_result_file_should_be_is_one_line(cache):
-    from repro.errors import ReproError
+    from repro.base.errors import ReproError
 
     spec = load_spec(QUICK)
     path, _, _ = run_one(spec)
@@ -231,7 +231,7 @@ def test_a_folder_where_a_result_file_should_be_is_one_line(cache):
 
 
 def test_a_folder_where_the_model_should_be_is_named(cache):
-    from repro.errors import ReproError
+    from repro.base.errors import ReproError
 
     spec = load_spec(QUICK)
     path, _, _ = run_one(spec)

@@ -8,10 +8,10 @@ import sys
 import numpy as np
 import pytest
 
-from repro import machine
-from repro.model import fingerprint
-from repro.results import load_model
-from repro.spec import load_spec
+from repro.base import machine
+from repro.method.model import fingerprint
+from repro.store.results import load_model
+from repro.config.spec import load_spec
 from tests.conftest import ROOT, SPECS
 
 pytestmark = pytest.mark.integration
@@ -107,8 +107,8 @@ def test_list_and_show(tmp_path):
 
 
 def test_a_crash_while_writing_leaves_no_partial_result(tmp_path, monkeypatch):
-    from repro import results as R
-    from repro.runner import run_one
+    from repro.store import results as R
+    from repro.pipeline.runner import run_one
 
     monkeypatch.setenv("REPRO_RESULTS", str(tmp_path))
 

@@ -8,9 +8,9 @@ import sys
 
 import pytest
 
-from repro.executors import make_executor
-from repro.spec import load_spec
-from repro.sweep import run_sweep
+from repro.pipeline.executors import make_executor
+from repro.config.spec import load_spec
+from repro.pipeline.sweep import run_sweep
 from tests.conftest import ROOT, SPECS
 
 pytestmark = pytest.mark.integration
@@ -43,7 +43,7 @@ def test_executors_agree(tmp_path, monkeypatch):
 def test_workers_train_at_one_thread(monkeypatch):
     """Local and Dask workers make results with the thread count the training key records,
     whatever the driver's own setting."""
-    from repro import machine
+    from repro.base import machine
 
     pytest.importorskip("distributed")
     for executor in ("local", "dask"):
@@ -58,7 +58,7 @@ def test_workers_train_at_one_thread(monkeypatch):
 def _threads_in_pinned() -> int:
     import torch
 
-    from repro import machine
+    from repro.base import machine
 
     with machine.pinned():
         return torch.get_num_threads()
@@ -73,7 +73,7 @@ def test_sweep_resumes_from_cache(tmp_path, monkeypatch):
 
 def test_the_selected_runs_evaluation_keeps_the_sweep_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("REPRO_RESULTS", str(tmp_path))
-    from repro.runner import run_one
+    from repro.pipeline.runner import run_one
 
     spec = load_spec(QUICK)
     run_one(spec.with_seed(2))  # a seed trained by `repro run` counts as cached
@@ -108,9 +108,9 @@ def test_sweep_cli_and_errors(tmp_path):
 def test_a_workers_score_is_the_score_of_the_stored_model(tmp_path, monkeypatch):
     """Workers score the models they train; the driver caches that value. It must be what
     scoring the stored model gives."""
-    from repro import machine
-    from repro.evaluate import score
-    from repro.runner import cached_training
+    from repro.base import machine
+    from repro.engine.evaluate import score
+    from repro.pipeline.runner import cached_training
 
     summary = sweep_with("local", tmp_path, monkeypatch)
     spec = load_spec(QUICK)

@@ -10,9 +10,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from repro import data as D
-from repro.model import fingerprint
-from repro.spec import load_spec
+from repro.engine import data as D
+from repro.method.model import fingerprint
+from repro.config.spec import load_spec
 from tests.conftest import ROOT, SPECS
 
 # The 5-D, two-layer architecture of ex-2.9.1 on the short schedule.
@@ -65,7 +65,7 @@ def plain_loop(spec, n_steps):
 @pytest.mark.parametrize("name, steps", [(str(SPECS / "quick.toml"), 201), ("ex-2.4.1-notebook", 400)])
 def test_fast_loop_equals_plain_loop(name, steps):
     spec = load_spec(name)
-    from repro import train as T
+    from repro.engine import train as T
 
     colors, [model], [plan] = D.initial_models_and_plans(spec, [spec.seed])
     T.train(model, colors, plan, D.regularizers(spec), D.schedule_of(spec), steps)  # the first `steps` steps
@@ -74,10 +74,11 @@ def test_fast_loop_equals_plain_loop(name, steps):
 
 NO_THREAD = """
 import os, sys
-from repro import data as D, machine
-from repro.batched import train_many
-from repro.spec import load_spec
-from repro.train import train
+from repro.engine import data as D
+from repro.base import machine
+from repro.engine.batched import train_many
+from repro.config.spec import load_spec
+from repro.engine.train import train
 spec = load_spec(sys.argv[1], sys.argv[2:])
 threads = lambda: len(os.listdir("/proc/self/task"))
 before = threads()

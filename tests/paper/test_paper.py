@@ -1,6 +1,6 @@
-"""The report: escaping and number formats, the layout and the verification reader, and the real
-paper built with real TeX into a temporary directory (reusing the repository's results cache):
-its text, a byte-identical rebuild, and a build killed during LaTeX then rerun."""
+"""The real paper built with real TeX into a temporary directory (reusing the repository's results
+cache): its text, a byte-identical rebuild, and a build killed during LaTeX then rerun. The
+report's pieces without TeX are tested in tests/unit/test_report.py."""
 
 import hashlib
 import json
@@ -13,97 +13,8 @@ import time
 
 import pytest
 
-from repro.paper import latex_errors
-from repro.paper.collect import Verification, read_layout
-from repro.paper.figures import stem
-from repro.paper.tables import STATUS_STYLE, UNKNOWN_STATUS, style
-from repro.tables import like, number, printed, render, sig, tex
+from repro.report.collect import read_layout
 from tests.conftest import ROOT
-
-
-def test_tex_escapes_specials_double_hyphens_and_unicode():
-    assert tex("ex_2 & 50% #1 $x$ {a} ~^\\") == (r"ex\_2 \& 50\% \#1 \$x\$ \{a\} \textasciitilde{}"
-                                                 r"\textasciicircum{}\textbackslash{}")
-    assert tex("--set") == "-{}-set"  # two hyphens, not an en dash
-    assert tex("ex-2.4.1") == "ex-2.4.1"  # file names stay file names
-    assert tex("108 ≈ 0.11") == r"108 $\approx$ 0.11"
-    assert tex("\u2603") == "[U+2603]"  # never a character pdfLaTeX cannot typeset
-    assert tex("R^2 = 0.95 +- 0.02") == r"R\textsuperscript{2} = 0.95 ± 0.02"
-
-
-def test_numbers_keep_three_significant_figures_and_signs():
-    assert sig(0.2835654) == "0.284"
-    assert sig(0.2835654, signed=True) == "$+$0.284"
-    assert sig(-5.6821e-5) == r"$-$5.68${\times}10^{-5}$"
-    assert sig(0.0458, signed=True) == "$+$0.0458"
-    assert sig(0.0) == "0" and sig(None) == "--"
-    assert number(96064.0) == "96064" and number(82.2167) == "82.2"
-    assert like(0.95153, 4) == "0.9515" and like(4.3e-5, 4) == r"4.30${\times}10^{-5}$"
-    assert printed(96064.0, 4) == "96064" and printed(0.0000, 4) == "0.0000" and printed(-0.5, 2) == "$-$0.50"
-
-
-def test_status_styles_are_a_small_map_and_unknown_statuses_show():
-    assert style("pass") == r"\stpass" and style("differs") == r"\stdiffers"
-    assert style("a status nobody has invented yet") == UNKNOWN_STATUS == style(None)
-    assert set(STATUS_STYLE) >= {"pass", "within noise", "differs", "FAIL", "discrepancy"}
-
-
-def test_verification_reader_takes_the_report_format():
-    report = {"entries": [
-        {"id": "a.red.baseline", "experiment": "ex", "source": "paper", "published": 1.0, "reproduced": 1.1,
-         "difference": 0.1, "band": None, "status": "within noise", "reason": "float noise"},
-        {"id": "b", "experiment": "ex", "source": "notebook", "published": 2.0, "reproduced": 2.0,
-         "difference": 0.0, "status": "pass", "reason": ""}],
-        "experiments": {"ex": {"model_sha256": "abc"}}}
-    v = Verification.from_json(report)
-    assert v.status("a.red.baseline") == "within noise" and v.status("missing") is None
-    assert v.counts() == {"within noise": 1, "pass": 1} and v.models == {"ex": "abc"}
-    assert v.by_id["a.red.baseline"].note == "float noise"
-
-
-def test_verification_listing_groups_by_source_with_subtotals():
-    from repro.paper.tables import verification_listing
-
-    v = Verification.from_json({"entries": [
-        {"id": f"paper.t.{c}.baseline", "experiment": "ex-1", "source": "paper Table 9", "published": 0.5,
-         "reproduced": 0.5, "difference": 0.0, "status": s} for c, s in (("red", "pass"), ("cyan", "FAIL"))]
-        + [{"id": "nb.score", "experiment": "ex-1", "source": "ex-1 notebook_cell", "published": 0.9,
-            "reproduced": 0.8, "difference": -0.1, "status": "differs"}]})
-    text = verification_listing(v, ["ex-1"])
-    assert text.index("Paper: ex-1") < text.index("Notebooks: ex-1")
-    assert "2 checked: 1 pass, 1 FAIL" in text and "1 checked: 1 differs" in text
-    assert r"\texttt{paper.\allowbreak{}t.\allowbreak{}}" in text  # the ids' shared prefix, once, breakable
-    assert r"\texttt{red.baseline}" in text and r"\texttt{cyan.baseline}" in text
-    assert r"ex-1 notebook\_cell" in text and r"\stfail{FAIL}" in text
-
-
-def test_paper_table_template_escapes_and_styles_cells():
-    text = render("paper_table.tex.j2", id="t_1", caption="C", groups=[{"title": "A_b (ex-1)", "span": 1}],
-                  headers=[{"name": "Subspace suppression", "delta": True}],
-                  rows=[{"name": "light gray", "hex": "BFBFBF", "cells": [
-                      {"value": 0.0123, "published": 0.0121, "signed": True, "style": r"\stdiffers"}]}])
-    assert r"\label{tab:t\_1}" in text and r"A\_b (ex-1)" in text and r"$\Delta$\,Subspace suppression" in text
-    assert r"Light gray & \swatch{BFBFBF} & \stdiffers{$+$0.0123}" in text and r"\pub{$+$0.0121}" in text
-
-
-def test_figure_stems_are_safe_file_names():
-    assert stem("ex-2.7.1", "results", "subspace_suppression") == "ex-2.7.1-results-subspace-suppression"
-    with pytest.raises(ValueError):
-        stem("ex 1", "a&b")
-
-
-def test_the_layout_names_registry_tables_in_the_papers_column_order():
-    layout = read_layout()
-    t1 = next(t for t in layout.tables if t.id == "table1")
-    assert [p.columns for p in t1.parts] == [["baseline", "suppression.delta", "ablation.delta"],
-                                            ["suppression.delta", "ablation.delta"]]
-    assert t1.rows == ["red", "lime", "cyan", "purple", "black", "gray", "white"]
-
-
-def test_latex_errors_name_file_and_line(tmp_path):
-    log = tmp_path / "main.log"
-    log.write_text("This is pdfTeX\n./tables/table1.tex:12: Undefined control sequence.\nl.12 \\bogus\n")
-    assert latex_errors(log).startswith("./tables/table1.tex:12: Undefined control sequence.")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -128,7 +39,7 @@ def report(pipeline):
                     reason="needs TeX Live and poppler-utils")
 class TestTheReport:
     def test_its_text_shows_reproduced_and_published_cells(self, report):
-        from repro.paper.collect import collect
+        from repro.report.collect import collect
 
         text = _text(report["pdf"])
         assert "Sparse Concept Anchoring, reproduced" in text

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import skimage.color
 
-from repro import colors as C
+from repro.method import colors as C
 
 
 def test_hsv_conversions_match_scikit_image():

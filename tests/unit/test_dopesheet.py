@@ -2,8 +2,8 @@ import math
 
 import pytest
 
-from repro.dopesheet import load_dopesheet, parse_dopesheet, resolve_steps, track_value
-from repro.errors import SpecError
+from repro.config.dopesheet import load_dopesheet, parse_dopesheet, resolve_steps, track_value
+from repro.base.errors import SpecError
 from tests.conftest import ROOT
 
 SHEET_241 = ROOT / "experiments" / "ex-2.4.1.csv"
@@ -105,7 +105,7 @@ def test_malformed_sheets_name_the_problem(text, message):
 
 
 def test_minjerk_midpoint():
-    from repro.dopesheet import Keyframe, Track
+    from repro.config.dopesheet import Keyframe, Track
 
     tr = Track("w", (Keyframe(0, 0.0), Keyframe(10, 1.0)))
     assert track_value(tr, 5) == 0.5

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from scipy.stats import pearsonr
 
-from repro.evaluate import concept_target, pearson
+from repro.engine.evaluate import concept_target, pearson
 
 
 @pytest.mark.parametrize("n", [5, 50, 512])
@@ -25,7 +25,7 @@ def test_pinned_settings_are_restored():
     """Library calls run with the settings results are made with, then give the caller's back."""
     import torch
 
-    from repro import machine
+    from repro.base import machine
 
     before = (torch.get_num_threads(), torch.are_deterministic_algorithms_enabled())
     other = 1 if machine.THREADS != 1 else 2  # a caller's count that pinned() must change and give back
@@ -47,6 +47,6 @@ def test_importing_the_figures_changes_no_global_state():
 
     # (dict.__getitem__: reading rcParams['backend'] the usual way would itself import pyplot)
     code = ("import sys, matplotlib; get = lambda: {k: dict.__getitem__(matplotlib.rcParams, k) for k in "
-            "matplotlib.rcParams}; before = get(); import repro.figures, repro.paper; "
+            "matplotlib.rcParams}; before = get(); import repro.report.plots, repro.report.build; "
             "assert 'matplotlib.pyplot' not in sys.modules; assert get() == before")
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from repro.interventions import BezierMapper, BoundedFalloff, LinearMapper, Repulsion, SubspaceSuppression, Suppression
+from repro.method.interventions import BezierMapper, BoundedFalloff, LinearMapper, Repulsion, SubspaceSuppression, Suppression
 
 X = torch.tensor([0, .1, .2, .3, .5, .7, .9, 1.])
 ROWS = torch.tensor([[1, 0, 0, 0], [.6, .8, 0, 0], [-.6, .8, 0, 0], [0, 1, 0, 0], [.5, .5, .5, .5]])

@@ -4,8 +4,8 @@ import math
 
 import pytest
 
-from repro import judge as J
-from repro.expr import ExpressionError, check_syntax, evaluate, lookup
+from repro.fidelity import judge as J
+from repro.fidelity.expr import ExpressionError, check_syntax, evaluate, lookup
 
 
 @pytest.mark.parametrize("published, decimals, reproduced, spread, chaotic, status", [
@@ -63,7 +63,7 @@ def test_lookup_and_expressions():
 
 
 def test_the_models_summary_names_the_reference_it_was_compared_with():
-    from repro.verify import format_models
+    from repro.fidelity.verify import format_models
 
     out = format_models({
         "ex-a": {"model_sha256": "1" * 64, "fingerprint": {

@@ -2,10 +2,10 @@
 
 import torch
 
-from repro import colors as C
-from repro.regularizers import Regularizer
-from repro.replay import every_n_steps, plan_batches
-from repro.train import count_labels
+from repro.method import colors as C
+from repro.method.regularizers import Regularizer
+from repro.engine.replay import every_n_steps, plan_batches
+from repro.engine.train import count_labels
 
 
 def counts_step_by_step(plan, regs, schedule, n_steps):

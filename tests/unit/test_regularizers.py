@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from repro import regularizers as R
+from repro.method import regularizers as R
 
 Z = torch.tensor([[1, 0, 0, 0], [.6, .8, 0, 0], [-.6, .8, 0, 0], [0, 1, 0, 0], [.5, .5, .5, .5], [1, 0, 0, 0.]])
 E0 = torch.tensor([1, 0, 0, 0.])

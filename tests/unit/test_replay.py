@@ -4,9 +4,9 @@ against upstream's Lightning run bit for bit)."""
 import pytest
 import torch
 
-from repro import colors as C
-from repro.model import build_model, fingerprint
-from repro.replay import every_n_epochs, every_n_steps, int64_draw, plan_batches
+from repro.method import colors as C
+from repro.method.model import build_model, fingerprint
+from repro.engine.replay import every_n_epochs, every_n_steps, int64_draw, plan_batches
 
 
 def test_int64_draw():

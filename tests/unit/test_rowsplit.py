@@ -1,17 +1,17 @@
-"""The row-split table (repro.rowsplit) reproduces this machine's two-thread weight gradients.
+"""The row-split table (repro.engine.rowsplit) reproduces this machine's two-thread weight gradients.
 
 Upstream trained at two intra-op threads, and repro trains at one. For every weight-gradient
 shape the models have (and the grid the table was derived on), random gradients of the scales
 training produces are multiplied at two threads by MKL as autograd does it, and at one thread
-as repro.rowsplit does it here; the bits must be equal. On a platform whose table is wrong or
+as repro.engine.rowsplit does it here; the bits must be equal. On a platform whose table is wrong or
 missing an entry this fails (amd-avx512 without its entry: every [5, 64] x [64, 16] case)."""
 
 import pytest
 import torch
 import torch.nn.functional as F
 
-from repro import rowsplit
-from repro.machine import current_platform
+from repro.engine import rowsplit
+from repro.base.machine import current_platform
 
 # (out_features, in_features) of every linear layer of every experiment (widths 16 and 10,
 # latents 4 and 5), then the grid of one-thread-amd-avx512.md §2.

@@ -1,8 +1,8 @@
 import pytest
 
-from repro.errors import SpecError
-from repro.keys import digest, training_inputs
-from repro.spec import available, load_spec, to_toml
+from repro.base.errors import SpecError
+from repro.store.keys import digest, training_inputs
+from repro.config.spec import available, load_spec, to_toml
 from tests.conftest import ROOT, SPECS
 
 EXPERIMENTS = ROOT / "experiments"
@@ -40,7 +40,7 @@ def test_extends_and_overrides():
 
 def test_every_paper_hyperparameter_comes_from_a_file():
     """The schema has no defaults for values that shape results: the shared ones live in _base."""
-    from repro.spec import Spec
+    from repro.config.spec import Spec
 
     defaults = {name for name, f in Spec.model_fields.items() if not f.is_required()}
     assert defaults == {"about", "figures"}

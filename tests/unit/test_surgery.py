@@ -1,8 +1,8 @@
 import pytest
 import torch
 
-from repro.model import build_model, parameter_count
-from repro.surgery import ablate, prune
+from repro.method.model import build_model, parameter_count
+from repro.method.surgery import ablate, prune
 
 
 def model(latent=4, layers=1, seed=0):

@@ -1,7 +1,7 @@
 import pytest
 
-from repro.errors import ReproError
-from repro.sweep import pareto_front, parse_seeds, select, stats
+from repro.base.errors import ReproError
+from repro.pipeline.sweep import pareto_front, parse_seeds, select, stats
 
 
 def test_parse_seeds():
@@ -44,9 +44,9 @@ def test_selection_never_picks_a_nan_score():
 
 
 def test_the_chunk_help_states_the_default_the_sweep_uses():
-    # The CLI imports repro.sweep lazily (it pulls in torch), so its help repeats the number.
+    # The CLI imports repro.pipeline.sweep lazily (it pulls in torch), so its help repeats the number.
     from repro.cli import sweep
-    from repro.sweep import CHUNK
+    from repro.pipeline.sweep import CHUNK
 
     [opt] = [p for p in sweep.params if p.name == "chunk_size"]
     assert f"(default {CHUNK})" in opt.help

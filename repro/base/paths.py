@@ -1,0 +1,47 @@
+"""Where the project's folders are: the one place that reads the REPRO_* variables.
+
+Each folder defaults to the checkout's own (ROOT, the folder above the package) and can be
+moved with its variable; an empty variable means unset.
+
+    REPRO_EXPERIMENTS  experiment specs and dopesheets     experiments/
+    REPRO_REGISTRY     published numbers and fingerprints  registry/
+    REPRO_RESULTS      the cache of trained models         results/
+    REPRO_PAPER        the report's LaTeX sources          paper/
+    REPRO_FIGURES      the report's figures                figures/
+    REPRO_TABLES       the report's tables                 tables/
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _folder(variable: str, default: str) -> Path:
+    return Path(os.environ.get(variable) or ROOT / default)
+
+
+def experiments_dir() -> Path:
+    return _folder("REPRO_EXPERIMENTS", "experiments")
+
+
+def registry_dir() -> Path:
+    return _folder("REPRO_REGISTRY", "registry")
+
+
+def results_dir() -> Path:
+    return _folder("REPRO_RESULTS", "results")
+
+
+def paper_dir() -> Path:
+    return _folder("REPRO_PAPER", "paper")
+
+
+def figures_dir() -> Path:
+    return _folder("REPRO_FIGURES", "figures")
+
+
+def tables_dir() -> Path:
+    return _folder("REPRO_TABLES", "tables")

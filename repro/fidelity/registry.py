@@ -1,0 +1,207 @@
+"""The registry (registry/*.toml): published numbers, tables, discrepancies and claims, and
+upstream's model fingerprints; this module is the one reader of its files.
+
+`[[number]]` is one value with where it was printed and how many decimals it was printed with
+(nothing else: no tolerances), `[[table]]` a per-colour table (each cell one entry),
+`[[discrepancy]]` a place where the paper's text disagrees with its own code (the code's value
+is what is reproduced), `[[claim]]` a qualitative claim written as a predicate over a seed's
+metrics. fingerprints.toml holds the SHA-256 of upstream's trained models per platform.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal, Union
+
+from pydantic import ValidationError
+
+from repro.base.errors import ReproError
+from repro.base.files import read_text
+from repro.base.schema import Strict, first_problem
+from repro.base.paths import registry_dir
+from repro.fidelity.expr import ExpressionError, check_syntax
+
+SCOPES = ("run", "sweep", "spec")
+FINGERPRINTS = "fingerprints.toml"
+
+
+# ---------------------------------------------------------------------------------------------
+# The registry's schema
+
+
+class _Item(Strict):
+    id: str
+    source: str  # where it was printed: paper section/table, or notebook and cell
+    experiment: str
+
+
+class NumberItem(_Item):
+    path: str  # scope:expression, e.g. run:per_color[red].suppression.mse
+    value: float
+    decimals: int  # as printed
+    note: str = ""
+
+
+class DiscrepancyItem(_Item):
+    path: str
+    value: float  # what the paper's text says
+    code_value: float  # what its code (or notebook) gives
+    decimals: int  # of code_value as printed
+    evidence: str
+
+
+class TableItem(Strict):
+    id: str
+    source: str
+    experiment: str
+    columns: list[str]
+    decimals: int
+    rows: list[list[Union[str, float]]]  # noqa: UP007
+    note: str = ""
+
+
+class ClaimItem(Strict):
+    id: str
+    claim: str  # in the paper's words
+    source: str  # paper section, figure or table
+    experiments: list[str]
+    predicate: str  # over one seed's metrics, e.g. "{selectivity.suppression.r2} >= 0.985"
+    value: str  # the number the claim is about, shown beside the verdict
+    published: str  # what the paper printed
+    threshold: str  # why the predicate's threshold is what it is
+    # "fails" where the paper's own numbers contradict the claim (a documented discrepancy)
+    expected: Literal["holds", "fails"] = "holds"
+    # experiments where the claim is evaluated as a finding, not enforced (e.g. ex-2.9.1-width10)
+    informational: list[str] = []
+
+
+class RegistryFile(Strict):
+    number: list[NumberItem] = []
+    discrepancy: list[DiscrepancyItem] = []
+    table: list[TableItem] = []
+    claim: list[ClaimItem] = []
+
+
+@dataclass(frozen=True)
+class Entry:
+    id: str
+    source: str
+    experiment: str
+    path: str
+    value: float
+    decimals: int
+    kind: str = "number"  # number | cell | discrepancy
+    group: str = ""  # the table or file it belongs to
+    code_value: float | None = None
+    note: str = ""
+
+    @property
+    def scope(self) -> str:
+        return self.path.partition(":")[0]
+
+
+@dataclass(frozen=True)
+class Registry:
+    entries: list[Entry]
+    claims: list[ClaimItem]
+
+
+def registry_files(directory: Path | None = None) -> list[tuple[Path, RegistryFile]]:
+    """Every registry file but the fingerprints, read and checked, in name order."""
+    d = directory or registry_dir()
+    files = sorted(d.glob("*.toml")) if d.is_dir() else []
+    if not files:
+        raise ReproError(f"no registry: {d} holds no *.toml files")
+    out = []
+    for f in files:
+        if f.name == FINGERPRINTS:
+            continue  # upstream's model fingerprints: their own schema (load_fingerprints)
+        try:
+            out.append((f, RegistryFile.model_validate(tomllib.loads(read_text(f, "registry")))))
+        except RecursionError:
+            raise ReproError(f"{f}: nested too deeply to be a registry") from None
+        except tomllib.TOMLDecodeError as e:
+            raise ReproError(f"{f}: not valid TOML ({e})") from None
+        except ValidationError as e:
+            where, message = first_problem(e, RegistryFile)
+            raise ReproError(f"{f}: {where}: {message}") from None
+    return out
+
+
+def load_registry(directory: Path | None = None) -> Registry:
+    """The registry's entries and claims, checked whole (ids unique, paths and expressions
+    valid, fingerprints readable) before any work starts."""
+    d = directory or registry_dir()
+    entries: list[Entry] = []
+    claims: list[ClaimItem] = []
+    for f, data in registry_files(d):
+        entries += _entries_of(data, f)
+        claims += data.claim
+    load_fingerprints()  # the fingerprints, checked before any work starts
+    ids = Counter([e.id for e in entries] + [c.id for c in claims])
+    dup = sorted(i for i, n in ids.items() if n > 1)
+    if dup:
+        raise ReproError(f"duplicate registry ids: {', '.join(dup)}")
+    if not entries and not claims:
+        raise ReproError(f"no registry entries in {d}")
+    for e in entries:
+        scope, _, expr = e.path.partition(":")
+        if scope not in SCOPES:
+            raise ReproError(f"registry entry {e.id}: path {e.path!r} must start with run:, sweep: or spec:")
+        if e.decimals < 0 or e.decimals > 20:
+            raise ReproError(f"registry entry {e.id}: decimals must lie in 0..20, got {e.decimals}")
+        _syntax(e.id, expr)
+    for c in claims:
+        _syntax(c.id, c.predicate)
+        _syntax(c.id, c.value)
+    return Registry(entries, claims)
+
+
+def _syntax(id_: str, expr: str) -> None:
+    try:
+        check_syntax(expr)
+    except (ExpressionError, SyntaxError) as e:
+        raise ReproError(f"registry entry {id_}: {e}") from None
+
+
+def _entries_of(data: RegistryFile, f: Path) -> list[Entry]:
+    out = [Entry(n.id, n.source, n.experiment, n.path, n.value, n.decimals, "number", f.stem, note=n.note)
+           for n in data.number]
+    out += [Entry(d.id, d.source, d.experiment, d.path, d.value, d.decimals, "discrepancy", f.stem, d.code_value,
+                  d.evidence) for d in data.discrepancy]
+    for t in data.table:
+        for row in t.rows:
+            name, values = row[0], row[1:]
+            if not isinstance(name, str) or len(values) != len(t.columns) or any(isinstance(v, str) for v in values):
+                raise ReproError(f"{f}: table {t.id} row {row!r}: a colour name, then {len(t.columns)} numbers "
+                                 f"({', '.join(t.columns)})")
+            for col, v in zip(t.columns, values):
+                out.append(Entry(f"{t.id}.{name.replace(' ', '_')}.{col}", t.source, t.experiment,
+                                 f"run:per_color[{name}].{col}", float(v), t.decimals, "cell", t.id, note=t.note))
+    return out
+
+
+class Fingerprints(Strict):
+    initial: dict[str, str] = {}
+    trained: dict[str, dict[str, str]] = {}
+
+
+def load_fingerprints() -> dict:
+    """The fingerprints, checked; {} when the registry has none (every platform then has none)."""
+    path = registry_dir() / FINGERPRINTS
+    if not path.exists():
+        return {}
+    try:
+        data = tomllib.loads(read_text(path, "fingerprint registry"))
+        Fingerprints.model_validate(data)
+    except tomllib.TOMLDecodeError as e:
+        raise ReproError(f"{path}: not valid TOML ({e})") from None
+    except RecursionError:
+        raise ReproError(f"{path}: nested too deeply to be a fingerprint registry") from None
+    except ValidationError as e:
+        where, message = first_problem(e, Fingerprints)
+        raise ReproError(f"{path}: {where}: {message}") from None
+    return data

@@ -1,0 +1,405 @@
+"""`repro verify`: every published number and every claim of the paper against what the code computes.
+
+The published numbers and claims come from the registry (repro.fidelity.registry).
+Each number's verdict (repro.fidelity.judge) comes from its printed precision and from the band that
+float noise alone moves it by (repro.pipeline.sensitivity). Each claim is evaluated on the selected seed,
+on every seed of the 60-seed sweep and on the Pareto front.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from repro.config.spec import load_spec
+from repro.base.paths import ROOT
+from repro.fidelity import judge as J
+from repro.fidelity.expr import evaluate
+from repro.fidelity.registry import Entry, Registry
+
+# How an experiment's selected model compares with upstream's run on this platform.
+IDENTICAL, DIFFERENT = "bit-identical to upstream", "differs from upstream"
+NO_REFERENCE, NOT_MEASURED = "no upstream reference on this platform", "not measured"
+
+
+# ---------------------------------------------------------------------------------------------
+# What the code computes
+
+
+NOISE_BANDS, SEED_EVALUATIONS = "noise bands", "every seed's evaluation (claims)"
+
+
+class Data:
+    """The results verify reads, computed (or reused from the cache) on first use."""
+
+    def __init__(self, log: Callable[[str], None] | None = None, jobs: int | None = None, bands: bool = True,
+                 sweep_bands: bool = True):
+        self.log, self.jobs, self.bands, self.sweep_bands = log, jobs, bands, sweep_bands
+        self._cache: dict = {}
+        self.seconds: dict[str, float] = {}  # time spent computing noise bands and per-seed evaluations
+
+    def _timed(self, what: str, fn):
+        t0 = time.perf_counter()
+        try:
+            return fn()
+        finally:
+            self.seconds[what] = self.seconds.get(what, 0.0) + time.perf_counter() - t0
+
+    def _get(self, key, make):
+        if key not in self._cache:
+            self._cache[key] = make()
+        return self._cache[key]
+
+    def spec(self, experiment: str):
+        return self._get(("spec", experiment), lambda: load_spec(experiment))
+
+    def run(self, experiment: str) -> dict:
+        from repro.base.progress import ProgressLine
+        from repro.pipeline.runner import run_one
+
+        def make():
+            spec = self.spec(experiment)
+            progress = ProgressLine(f"{experiment} seed {spec.seed}") if self.log else None
+            return run_one(spec, progress=progress, log=self.log)[1]
+
+        return self._get(("run", experiment), make)
+
+    def sweep(self, experiment: str) -> dict:
+        return self._get(("sweep", experiment), lambda: self._sweep(experiment))
+
+    def _sweep(self, experiment: str) -> dict:
+        from repro.pipeline.executors import running
+        from repro.pipeline.sweep import run_sweep
+
+        with running("local", self.jobs) as ex:
+            return run_sweep(self.spec(experiment), executor=ex, progress=self.log, log=self.log)[1]
+
+    def scope(self, experiment: str, scope: str) -> dict:
+        if scope == "run":
+            return self.run(experiment)
+        if scope == "sweep":
+            return self.sweep(experiment)
+        return self.spec(experiment).model_dump(mode="json")
+
+    def draws(self, experiment: str, scope: str) -> list[dict] | None:
+        """The same results under the default kernels and each kernel variant, or None."""
+        from repro.pipeline import sensitivity as S
+
+        if scope == "spec" or not self.bands:
+            return None
+        sweep = scope == "sweep"
+        if sweep and (experiment not in S.SWEEP_EXPERIMENTS or not self.sweep_bands):
+            return None
+
+        def make():
+            data = S.run_sensitivity(experiment, sweep=sweep, jobs=self.jobs or 2, log=self.log)
+            return [v[scope] for v in data["variants"]]
+
+        return self._get(("draws", experiment, scope), make)
+
+    def prefetch_draws(self, experiments: list[str], sweeps: bool) -> None:
+        """Compute every missing noise band of `experiments` in one pass (one process per kernel
+        variant and kind of work, rather than per experiment)."""
+        from repro.pipeline import sensitivity as S
+
+        if not self.bands or not experiments:
+            return
+        done = self._timed(NOISE_BANDS, lambda: S.run_all(experiments, sweeps=sweeps and self.sweep_bands,
+                                                          jobs=self.jobs or 2, log=self.log))
+        for (x, sweep), data in done.items():
+            scope = "sweep" if sweep else "run"
+            self._cache.setdefault(("draws", x, scope), [v[scope] for v in data["variants"]])
+
+    def sensitivity(self, experiment: str, sweep: bool) -> dict | None:
+        from repro.pipeline import sensitivity as S
+
+        return S.cached(self.spec(experiment), sweep)
+
+    def seeds(self, experiment: str) -> dict[int, dict]:
+        """Every seed's full evaluation (for the claims)."""
+        def make():
+            from repro.pipeline.executors import running
+            from repro.pipeline.sweep import evaluate_all
+
+            summary = self.sweep(experiment)
+            with running("local", self.jobs) as ex:
+                return evaluate_all(self.spec(experiment), summary["seeds"], ex, self.log)
+
+        return self._get(("seeds", experiment), lambda: self._timed(SEED_EVALUATIONS, make))
+
+
+# ---------------------------------------------------------------------------------------------
+# Checking numbers
+
+
+@dataclass
+class Check:
+    id: str
+    experiment: str
+    source: str
+    group: str
+    kind: str
+    path: str
+    published: float
+    decimals: int
+    reproduced: float | None
+    difference: float | None
+    spread: float | None  # range of the measured float-noise draws
+    band: float | None  # half-width of the noise band
+    draws: list[float] | None  # [smallest, largest] of the measured draws
+    status: str
+    reason: str
+    note: str = ""
+    code_value: float | None = None
+
+
+def _value(entry: Entry, data) -> float:
+    return float(evaluate(entry.path.partition(":")[2], data))
+
+
+def check_numbers(entries: list[Entry], data: Data) -> list[Check]:
+    values, spreads, ranges = {}, {}, {}
+    for e in entries:
+        try:
+            values[e.id] = _value(e, data.scope(e.experiment, e.scope))
+        except (KeyError, IndexError, TypeError, ValueError, ZeroDivisionError) as exc:
+            values[e.id] = exc
+            continue
+        draws = data.draws(e.experiment, e.scope)
+        if draws is not None:
+            try:
+                vals = [_value(e, d) for d in draws]
+                spreads[e.id] = max(vals) - min(vals)
+                ranges[e.id] = [min(vals), max(vals)]
+            except (KeyError, IndexError, TypeError, ValueError, ZeroDivisionError):
+                spreads[e.id] = None
+    chaotic = {x: J.chaotic([(e.value, e.decimals, spreads.get(e.id)) for e in entries if e.experiment == x])
+               for x in {e.experiment for e in entries}}
+    out = []
+    for e in entries:
+        v = values[e.id]
+        if isinstance(v, Exception):
+            out.append(Check(e.id, e.experiment, e.source, e.group, e.kind, e.path, e.value, e.decimals, None, None,
+                             None, None, None, J.FAIL, f"not found in the {e.scope} result: {v}", e.note, e.code_value))
+            continue
+        spread = spreads.get(e.id)
+        if e.kind == "discrepancy":
+            verdict = J.judge(e.code_value, e.decimals, v, spread, chaotic[e.experiment])
+            status = J.DISCREPANCY if verdict.status in (J.PASS, J.NOISE) else verdict.status
+            reason = (f"the paper says {e.value:g}; its code gives {e.code_value:g}, reproduced "
+                      f"({verdict.reason})" if status == J.DISCREPANCY else f"the code's value: {verdict.reason}")
+        else:
+            verdict = J.judge(e.value, e.decimals, v, spread, chaotic[e.experiment])
+            status, reason = verdict.status, verdict.reason
+        out.append(Check(e.id, e.experiment, e.source, e.group, e.kind, e.path, e.value, e.decimals, v,
+                         v - e.value, spread, verdict.band, ranges.get(e.id), status, reason, e.note, e.code_value))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Checking claims
+
+
+@dataclass
+class ClaimResult:
+    id: str
+    experiment: str
+    claim: str
+    source: str
+    predicate: str
+    published: str
+    threshold: str
+    selected_seed: int
+    selected_value: float | None
+    holds_selected: bool | None
+    seeds_holding: int
+    seeds: int
+    pareto_holding: int
+    pareto: int
+    verdict: str
+    expected: str
+    informational: bool
+    ok: bool  # the selected seed behaves as the registry expects; False fails `repro verify`
+    failing_seeds: list[int] = field(default_factory=list)
+
+
+def _holds(predicate: str, metrics: dict) -> bool | None:
+    try:
+        return bool(evaluate(predicate, metrics))
+    except (KeyError, IndexError, TypeError, ValueError, ZeroDivisionError):
+        return None
+
+
+def check_claims(claims, data: Data, experiments: list[str] | None = None) -> list[ClaimResult]:
+    out = []
+    for c in claims:
+        for x in c.experiments:
+            if experiments and x not in experiments:
+                continue
+            summary = data.sweep(x)
+            per_seed = data.seeds(x)
+            chosen = summary["selected_seed"]
+            selected = per_seed[chosen]
+            holds = {s: _holds(c.predicate, m) for s, m in per_seed.items()}
+            front = summary["pareto_seeds"]
+            try:
+                value = float(evaluate(c.value, selected))
+            except (KeyError, IndexError, TypeError, ValueError, ZeroDivisionError):
+                value = None
+            sel = _holds(c.predicate, selected)
+            k = sum(bool(h) for h in holds.values())
+            kp = sum(bool(holds.get(s)) for s in front)
+            n = len(summary["seeds"])  # a diverged seed (not evaluated) does not hold
+            verdict = ("holds" if sel and k == n else "holds on the selected seed" if sel
+                       else "does not hold" if k == 0 else "does not hold on the selected seed")
+            out.append(ClaimResult(c.id, x, c.claim, c.source, c.predicate, c.published, c.threshold, chosen,
+                                   value, sel, k, n, kp, len(front), verdict, c.expected, x in c.informational,
+                                   x in c.informational or (sel is not None and sel == (c.expected == "holds")),
+                                   sorted(s for s in summary["seeds"] if not holds.get(s))))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# The whole verification
+
+
+def experiment_summaries(checks: list[Check], data: Data) -> dict:
+    from repro.fidelity import upstream
+    from repro.base.machine import current_platform
+
+    refs = upstream.references()
+    out = {}
+    for x in sorted({c.experiment for c in checks}):
+        mine = [c for c in checks if c.experiment == x]
+        cells = [c for c in mine if c.kind == "cell" and c.difference is not None]
+        spreads = [c.spread for c in cells if c.spread is not None]
+        sha = None
+        try:
+            sha = data.run(x)["model_sha256"]
+        except Exception:  # noqa: BLE001 - a summary never hides the checks themselves
+            pass
+        reference = refs.trained.get(x) if refs else None
+        sens = data.sensitivity(x, False) if data.bands else None
+        fp = (NO_REFERENCE if reference is None else NOT_MEASURED if sha is None
+              else IDENTICAL if sha == reference else DIFFERENT)
+        sweep_sens = data.sensitivity(x, True) if data.bands else None
+        out[x] = {
+            "statuses": dict(Counter(c.status for c in mine)),
+            "chaotic": _chaotic(mine),
+            "largest_table_difference": max((abs(c.difference) for c in cells), default=None),
+            "table_band": [min(spreads), max(spreads)] if spreads else None,
+            "model_sha256": sha,
+            "fingerprint": {"status": fp, "reference": reference, "platform": current_platform().id,
+                            "reference_platform": refs.platform if refs else None},
+            "sensitivity": None if sens is None else {
+                "variants": [v["name"] for v in sens["variants"]], "distinct_models": sens["distinct_models"],
+                "process_s": sens["process_s"]},
+            "sweep_sensitivity": None if sweep_sens is None else {
+                "variants": [v["name"] for v in sweep_sens["variants"]], "process_s": sweep_sens["process_s"],
+                "selected_seeds": [v["sweep"]["selected_seed"] for v in sweep_sens["variants"]],
+                "pareto_counts": [v["sweep"]["pareto_count"] for v in sweep_sens["variants"]]},
+        }
+    return out
+
+
+def _chaotic(checks: list[Check]) -> bool:
+    return J.chaotic([(c.published, c.decimals, c.spread) for c in checks])
+
+
+def verify(registry: Registry, data: Data, experiments: list[str] | None = None, quick: bool = False) -> dict:
+    entries = [e for e in registry.entries if (not experiments or e.experiment in experiments)
+               and not (quick and e.scope == "sweep")]
+    data.prefetch_draws(sorted({e.experiment for e in entries if e.scope in ("run", "sweep")}),
+                        sweeps=any(e.scope == "sweep" for e in entries))
+    checks = check_numbers(entries, data)
+    claims = [] if quick else check_claims(registry.claims, data, experiments)
+    from repro.base.machine import environment, pinned
+
+    with pinned():  # the settings the results were computed with
+        env = environment(ROOT)
+    return {
+        "counts": {s: sum(c.status == s for c in checks) for s in J.STATUSES},
+        "failed": [c.id for c in checks if c.status == J.FAIL] + [f"claim {c.id} ({c.experiment})" for c in claims if not c.ok],
+        "checked": len(checks),
+        "complete": not quick and not experiments,
+        "scope": {"experiments": experiments or "all", "quick": quick},
+        "statuses": {
+            J.PASS: "equal at the precision it was published with (within 1e-5 where printed in full)",
+            J.NOISE: "differs beyond that, inside the band float noise alone moves it (measured)",
+            J.DIFFERS: "outside both, in a float-chaotic experiment: a real difference, not a failure",
+            J.FAIL: "outside both for a quantity that is not float-chaotic",
+            J.DISCREPANCY: "the paper's text disagrees with its own code; the code's value is reproduced",
+        },
+        "band_ranges": J.BAND_RANGES,
+        "experiments": experiment_summaries(checks, data),
+        "entries": [asdict(c) for c in checks],
+        "claims": [asdict(c) for c in claims],
+        "environment": env,
+    }
+
+
+def output_path(report: dict, results: Path) -> Path:
+    """The full verification goes to verification.json; a partial one never overwrites it."""
+    return results / ("verification.json" if report["complete"] else "verification-partial.json")
+
+
+def write_report(report: dict, results: Path) -> Path:
+    """Write the report with the date it was first computed; an unchanged report is left as it
+    is (so a rebuild of the paper with nothing changed stays byte-identical)."""
+    from datetime import datetime, timezone
+
+    from repro.base.files import regular_bytes
+    from repro.store.results import atomic_write_text
+
+    path = output_path(report, results)
+    raw = regular_bytes(path)
+    try:
+        old = json.loads(raw) if raw is not None else None
+    except ValueError:
+        old = None
+    fresh = json.loads(json.dumps(report, default=float))
+    if isinstance(old, dict) and {k: v for k, v in old.items() if k != "date"} == fresh:
+        return path
+    fresh["date"] = datetime.now(timezone.utc).strftime("%Y-%m-%d")
+    atomic_write_text(path, json.dumps(fresh, indent=1) + "\n")
+    return path
+
+
+def format_table(checks: list[dict], only_problems: bool = False) -> str:
+    head = f"{'id':<46} {'published':>12} {'reproduced':>14} {'difference':>10} {'band':>8}  status"
+    lines = [head, "-" * len(head)]
+    for c in checks:
+        if only_problems and c["status"] == J.PASS:
+            continue
+        rep = "—" if c["reproduced"] is None else f"{c['reproduced']:.9g}"
+        diff = "—" if c["difference"] is None else f"{c['difference']:+.1e}"
+        band = "—" if c["band"] is None else f"±{c['band']:.0e}"
+        lines.append(f"{c['id']:<46} {c['published']:>12.9g} {rep:>14} {diff:>10} {band:>8}  {c['status']}")
+    return "\n".join(lines)
+
+
+def format_models(experiments: dict[str, dict]) -> str:
+    """Each experiment's selected model and how it compares with upstream's run on this platform."""
+    lines = []
+    for name, x in experiments.items():
+        fp = x.get("fingerprint") or {}
+        how = fp.get("status", NOT_MEASURED)
+        ref = fp.get("reference")
+        if ref:
+            how += f" (upstream's {fp['reference_platform']} run: {ref[:12]})"
+        lines.append(f"{name:<18} {(x.get('model_sha256') or '—')[:12]:<12}  {how}")
+    return "\n".join(lines)
+
+
+def format_claims(claims: list[dict]) -> str:
+    head = f"{'claim':<58} {'experiment':<16} {'selected':>9} {'k/60':>6} {'Pareto':>7}  verdict"
+    lines = [head, "-" * len(head)]
+    for c in claims:
+        v = "—" if c["selected_value"] is None else f"{c['selected_value']:.3g}"
+        lines.append(f"{c['claim'][:58]:<58} {c['experiment']:<16} {v:>9} {c['seeds_holding']:>3}/{c['seeds']:<2} "
+                     f"{c['pareto_holding']:>3}/{c['pareto']:<3}  {c['verdict']}")
+    return "\n".join(lines)

@@ -1,0 +1,214 @@
+"""Executors in the shape of `concurrent.futures.Executor`: submit(fn, *args) -> Future.
+
+inline  runs each task when submitted, in this process (debugging, tiny sweeps)
+local   a pool of worker processes on this machine, each training at the thread count results
+        are made with (repro.base.machine.THREADS: one)
+dask    a Dask distributed cluster: a LocalCluster, or `--scheduler tcp://host:8786` for a
+        cluster you started (dask-jobqueue on SLURM/PBS, Kubernetes, ...)
+
+`running(...)` is how callers use one: on success it shuts down cleanly; on Ctrl-C or any
+error it stops the workers at once (a sweep caches each chunk as it finishes, so nothing is
+lost but the chunks in flight). Local workers ignore Ctrl-C (the driver stops them) and exit by
+themselves when their driver dies, even by SIGKILL.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import multiprocessing
+import os
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from multiprocessing.managers import SyncManager
+
+from repro.base import machine
+from repro.base.errors import ReproError
+
+EXECUTORS = ("inline", "local", "dask")
+
+
+class InlineExecutor(Executor):
+    jobs = 1
+
+    def submit(self, fn, /, *args, **kwargs) -> Future:
+        fut: Future = Future()
+        try:
+            fut.set_result(fn(*args, **kwargs))
+        except BaseException as e:
+            if isinstance(e, KeyboardInterrupt):
+                raise
+            fut.set_exception(e)
+        return fut
+
+    def terminate(self) -> None:
+        pass
+
+
+def _orphan_watchdog(parent: int) -> None:
+    """Exit this process as soon as its parent is gone (re-parented), whatever killed it."""
+    def watch():
+        while True:
+            if os.getppid() != parent:
+                os._exit(1)
+            time.sleep(0.25)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
+@contextlib.contextmanager
+def _ctrl_c_ignored() -> Iterator[None]:
+    """Processes started inside inherit "ignore Ctrl-C" (an ignored signal stays ignored across
+    exec): Ctrl-C at a terminal reaches the whole process group, and the driver, not each
+    worker, must handle it. Only the main thread may change signal handlers."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+@contextlib.contextmanager
+def deferred_interrupt() -> Iterator:
+    """Inside, Ctrl-C only records itself; the caller asks `interrupted()` where it is safe to
+    stop. A second Ctrl-C stops at once."""
+    if threading.current_thread() is not threading.main_thread():
+        yield lambda: False
+        return
+    hits = []
+
+    def handler(signum, frame):
+        hits.append(signum)
+        if len(hits) > 1:
+            raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield lambda: bool(hits)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _worker_init(parent: int) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the driver's to handle
+    _orphan_watchdog(parent)
+
+
+class LocalExecutor(ProcessPoolExecutor):
+    """Worker processes on this machine (spawned: forking a process whose torch thread pools
+    have started can hang), and a queue the workers report their progress on."""
+
+    def __init__(self, jobs: int):
+        self._ctx = multiprocessing.get_context("spawn")
+        super().__init__(max_workers=jobs, mp_context=self._ctx, initializer=_worker_init, initargs=(os.getpid(),))
+        self.jobs = jobs
+        self._manager: SyncManager | None = None
+
+    def submit(self, fn, /, *args, **kwargs):
+        with _ctrl_c_ignored():  # workers are spawned here
+            return super().submit(fn, *args, **kwargs)
+
+    def progress_queue(self):
+        if self._manager is None:
+            self._manager = SyncManager(ctx=self._ctx)
+            with _ctrl_c_ignored():
+                self._manager.start(_worker_init, (os.getpid(),))
+        return self._manager.Queue()
+
+    def shutdown(self, wait=True, *, cancel_futures=False):
+        super().shutdown(wait=wait, cancel_futures=cancel_futures)
+        if self._manager is not None:
+            self._manager.shutdown()
+            self._manager = None
+
+    def terminate(self) -> None:
+        """Stop now: kill the workers (and the progress queue's server), drop queued tasks."""
+        for p in list((self._processes or {}).values()):
+            with contextlib.suppress(OSError):
+                p.kill()
+        self.shutdown(wait=False, cancel_futures=True)
+
+
+def progress_queue(executor):
+    """A queue workers can report progress on, where the executor offers one (else None)."""
+    make = getattr(executor, "progress_queue", None)
+    return make() if make else None
+
+
+
+def make_executor(name: str, jobs: int | None = None, scheduler: str | None = None, log=None) -> Executor:
+    if name == "inline":
+        return InlineExecutor()
+    if name == "local":
+        n = machine.cores()
+        if jobs and jobs > n:
+            if log:
+                log(f"--jobs {jobs} is more than the {n} cores here; using {n}")
+            jobs = n
+        return LocalExecutor(jobs or n)
+    if name == "dask":
+        try:
+            from distributed import Client, LocalCluster
+        except ImportError:
+            raise ReproError("the dask executor needs the optional extra: pip install -e '.[dask]'") from None
+        if scheduler:
+            try:
+                client = Client(scheduler, timeout="10s")
+            except (OSError, ValueError, TypeError) as e:
+                raise ReproError(f"cannot reach the Dask scheduler at {scheduler!r}: {e} (give tcp://host:port)") from None
+        else:
+            # Quiet workers (their connection errors while stopping are not the user's business),
+            # and workers that close themselves if the scheduler in this process disappears.
+            n = min(jobs or machine.cores(), machine.cores())
+            with _ctrl_c_ignored():  # one task at a time per worker, which pins its own threads
+                cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                                       dashboard_address=None, silence_logs=logging.CRITICAL, death_timeout=10)
+            client = Client(cluster)
+        return _DaskExecutor(client, jobs or len(client.scheduler_info().get("workers", {})) or 1)
+    raise ReproError(f"unknown executor {name!r}; use one of {', '.join(EXECUTORS)}")
+
+
+@contextlib.contextmanager
+def running(name: str, jobs: int | None = None, scheduler: str | None = None, log=None) -> Iterator[Executor]:
+    ex = make_executor(name, jobs, scheduler, log)
+    try:
+        yield ex
+    except BaseException:
+        ex.terminate()
+        raise
+    ex.shutdown()
+
+
+class _DaskExecutor(Executor):
+    """Dask's concurrent.futures view of a client, closing the client (and cluster) on shutdown."""
+
+    def __init__(self, client, jobs: int):
+        self.client, self.jobs = client, jobs
+        self._ex = client.get_executor(pure=False)
+
+    def submit(self, fn, /, *args, **kwargs):
+        return self._ex.submit(fn, *args, **kwargs)
+
+    def shutdown(self, wait=True, **kwargs):
+        self._ex.shutdown(wait=wait)
+        self._close()
+
+    def terminate(self) -> None:
+        logging.getLogger("distributed").setLevel(logging.CRITICAL)  # the closing connections are expected
+        with contextlib.suppress(Exception):
+            self.client.cancel(list(self._ex._futures), force=True)
+        self._close(timeout=5)
+
+    def _close(self, timeout: float = 30) -> None:
+        cluster = getattr(self.client, "cluster", None)
+        with contextlib.suppress(Exception):
+            self.client.close(timeout=timeout)
+        if cluster is not None:
+            with contextlib.suppress(Exception):
+                cluster.close(timeout=timeout)

@@ -1,0 +1,294 @@
+"""What the report shows, gathered once per build.
+
+- the layout (paper/report.toml): which experiments, in what order, and which published tables
+  make up the paper's tables;
+- each experiment's sweep (run once; cached per seed) and the run the sweep selected, with its
+  metrics and training record (the spec's `seed` is only checked against the selection);
+- the published numbers (registry/*.toml) and the verification report (results/verification.json),
+  each read by one function here, so a change of either format is adapted in one place.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+
+from repro.base.errors import ReproError
+from repro.base.paths import paper_dir
+from repro.base.progress import Stages
+from repro.config.spec import Spec, load_spec
+
+Log = Callable[[str], None]
+
+# The paper's words for each kind of intervention (spec names are identifiers).
+KIND_NAMES = {"suppression": "Suppression", "repulsion": "Repulsion", "subspace-suppression": "Subspace suppression",
+              "ablation": "Ablation", "pruning": "Pruning"}
+
+
+# ---------------------------------------------------------------------------------------------
+# Layout
+
+
+@dataclass(frozen=True)
+class TablePart:
+    registry: str  # a [[table]] id in registry/
+    columns: list[str]
+
+
+@dataclass(frozen=True)
+class PaperTable:
+    id: str
+    caption: str
+    place: str  # "main" or an experiment's name: where the table is printed
+    rows: list[str]
+    parts: list[TablePart]
+
+
+@dataclass(frozen=True)
+class ExperimentLayout:
+    name: str
+    short: str  # the paper's name for the model ("Anchored")
+    colours: str  # registry table with the published 17 colours
+    sweep: bool = True
+    main: bool = False  # its results figure is one of the paper's main-text figures
+    caption: str = ""  # what its results figure shows (LaTeX)
+    extras_caption: str = ""  # what the interventions the paper does not show do (LaTeX)
+
+
+@dataclass(frozen=True)
+class Layout:
+    experiments: dict[str, ExperimentLayout]
+    tables: list[PaperTable]
+
+
+def read_layout(path: Path | None = None) -> Layout:
+    path = path or paper_dir() / "report.toml"
+    try:
+        data = tomllib.loads(path.read_text())
+        exps = {name: ExperimentLayout(name=name, **data["experiment"][name]) for name in data["experiments"]}
+        tables = [PaperTable(id=t["id"], caption=t["caption"], place=t["place"], rows=t["rows"],
+                             parts=[TablePart(**p) for p in t["parts"]]) for t in data.get("table", [])]
+    except (OSError, tomllib.TOMLDecodeError, KeyError, TypeError) as e:
+        raise ReproError(f"{path}: not a valid report layout ({type(e).__name__}: {e})") from None
+    return Layout(exps, tables)
+
+
+# ---------------------------------------------------------------------------------------------
+# Runs and sweeps
+
+
+@dataclass
+class Experiment:
+    layout: ExperimentLayout
+    spec: Spec  # at the selected seed
+    metrics: dict  # the selected run's metrics.json
+    eval_dir: Path
+    training: dict  # its training.json
+    sweep: dict | None  # the sweep's summary.json
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def training_dir(self) -> Path:
+        return self.eval_dir.parent
+
+    @cached_property
+    def model(self):
+        from repro.store.results import load_model
+
+        return load_model(self.training_dir, self.spec, self.training)
+
+    def losses(self) -> np.ndarray:
+        """The training loss at every step."""
+        return np.load(self.training_dir / "losses.npy")
+
+    def intervention_name(self, name: str) -> str:
+        return KIND_NAMES.get(self.spec.interventions[name].kind, name)
+
+
+def collect(layout: Layout, jobs: int | None = None, log: Log = print) -> dict[str, Experiment]:
+    """Each experiment's sweep (once) and the run it selected; computed only where missing."""
+    from repro.pipeline.executors import running
+    from repro.base.progress import ProgressLine
+    from repro.pipeline.runner import run_one
+    from repro.pipeline.sweep import run_sweep
+
+    out: dict[str, Experiment] = {}
+    with running("local", jobs) as executor:
+        for name, lay in layout.experiments.items():
+            spec = load_spec(name)
+            summary = None
+            seed = spec.seed
+            if lay.sweep:
+                _, summary = run_sweep(spec, executor=executor, progress=log, log=log)
+                seed = summary["selected_seed"]
+                if seed != spec.seed:
+                    log(f"warning: {name}: the sweep selected seed {seed}, but the spec's seed is {spec.seed}; "
+                        f"the report shows seed {seed}")
+            selected = spec.with_seed(seed)
+            path, metrics, _ = run_one(selected, progress=ProgressLine(f"{name} seed {seed}"), log=log)
+            training = json.loads((path.parent / "training.json").read_text())
+            out[name] = Experiment(lay, selected, metrics, path, training, summary)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Published numbers (registry/*.toml)
+
+
+@dataclass(frozen=True)
+class PublishedTable:
+    id: str
+    source: str
+    experiment: str
+    columns: list[str]
+    rows: dict[str, list[float]]  # colour name -> one value per column
+
+    def value(self, row: str, column: str) -> float | None:
+        values = self.rows.get(row)
+        return None if values is None or column not in self.columns else values[self.columns.index(column)]
+
+    def check_id(self, row: str, column: str) -> str:
+        """The id `repro verify` gives this cell."""
+        return f"{self.id}.{row.replace(' ', '_')}.{column}"
+
+
+@dataclass(frozen=True)
+class PublishedNumber:
+    id: str
+    experiment: str
+    path: str
+    value: float
+    precision: int  # decimals as printed
+
+
+@dataclass
+class Registry:
+    tables: dict[str, PublishedTable]
+    numbers: list[PublishedNumber]
+
+    def table(self, table_id: str) -> PublishedTable:
+        if table_id not in self.tables:
+            raise ReproError(f"the report layout names registry table {table_id!r}, which is not in the registry")
+        return self.tables[table_id]
+
+    def number(self, experiment: str, path: str) -> PublishedNumber | None:
+        """The most precise published value of `path` ("sweep:stats.score.mean") for an experiment."""
+        found = [n for n in self.numbers if n.experiment == experiment and n.path == path]
+        return max(found, key=lambda n: n.precision) if found else None
+
+
+def read_registry(directory: Path | None = None) -> Registry:
+    """The published tables and numbers the report prints beside what was reproduced."""
+    from repro.fidelity.registry import registry_files
+
+    tables, numbers = {}, []
+    for _f, data in registry_files(directory):
+        for t in data.table:
+            tables[t.id] = PublishedTable(t.id, t.source, t.experiment, list(t.columns),
+                                          {str(r[0]): [float(v) for v in r[1:]] for r in t.rows})
+        for n in data.number:
+            numbers.append(PublishedNumber(n.id, n.experiment, n.path, float(n.value), int(n.decimals)))
+    return Registry(tables, numbers)
+
+
+# ---------------------------------------------------------------------------------------------
+# Verification (results/verification.json)
+
+
+@dataclass(frozen=True)
+class Check:
+    id: str
+    experiment: str
+    source: str
+    published: float | None
+    reproduced: float | None
+    difference: float | None
+    status: str  # opaque: the report only styles it (see repro.report.tables.STATUS_STYLE)
+    note: str = ""
+
+
+@dataclass
+class Verification:
+    checks: list[Check] = field(default_factory=list)
+    models: dict[str, str] = field(default_factory=dict)  # experiment -> model_sha256 it checked
+
+    @classmethod
+    def from_json(cls, data: dict) -> Verification:
+        """The one reader of the verification report's format. Reports list their checks as
+        "entries" (earlier ones as "records", with "note" for "reason")."""
+        records = data["entries"] if "entries" in data else data.get("records", [])
+        checks = [Check(id=r["id"], experiment=r.get("experiment", ""), source=r.get("source", ""),
+                        published=r.get("published"), reproduced=r.get("reproduced"),
+                        difference=r.get("difference"), status=str(r.get("status", "")),
+                        note=r.get("reason") or r.get("note") or "")
+                  for r in records]
+        models = {x: s["model_sha256"] for x, s in data.get("experiments", {}).items() if s.get("model_sha256")}
+        return cls(checks, models)
+
+    @cached_property
+    def by_id(self) -> dict[str, Check]:
+        return {c.id: c for c in self.checks}
+
+    def status(self, check_id: str) -> str | None:
+        c = self.by_id.get(check_id)
+        return None if c is None else c.status
+
+    def counts(self, checks: list[Check] | None = None) -> dict[str, int]:
+        """Checks per status, most common first."""
+        return dict(Counter(c.status for c in (self.checks if checks is None else checks)).most_common())
+
+    def stale(self, data: dict[str, Experiment]) -> list[str]:
+        """Experiments whose model is not the one this report checked."""
+        return [x for x, e in data.items() if x in self.models and self.models[x] != e.metrics["model_sha256"]]
+
+
+def verification_path() -> Path:
+    from repro.base.paths import results_dir
+
+    return results_dir() / "verification.json"
+
+
+def read_verification(path: Path | None = None) -> Verification:
+    path = path or verification_path()
+    if not path.exists():
+        return Verification()
+    try:
+        return Verification.from_json(json.loads(path.read_text()))
+    except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as e:
+        raise ReproError(f"{path}: not a verification report ({type(e).__name__}: {e}); run `repro verify`") from None
+
+
+def run_verification(data: dict[str, Experiment], jobs: int | None = None, log: Log = print,
+                     stages: Stages | None = None) -> Path:
+    """`repro verify` over the whole registry, reading the runs and sweeps collected here
+    (so no sweep runs twice); writes results/verification.json and returns its path. The time
+    its noise bands and per-seed evaluations took goes to `stages` as parts of their own."""
+    from repro.fidelity import verify as V
+    from repro.fidelity.registry import load_registry
+    from repro.base.paths import results_dir
+
+    class Collected(V.Data):
+        def run(self, experiment: str) -> dict:
+            return data[experiment].metrics if experiment in data else super().run(experiment)
+
+        def sweep(self, experiment: str) -> dict:
+            e = data.get(experiment)
+            return e.sweep if e is not None and e.sweep is not None else super().sweep(experiment)
+
+    reader = Collected(log=log, jobs=jobs)
+    try:
+        return V.write_report(V.verify(load_registry(), reader), results_dir())
+    finally:
+        if stages is not None:
+            for what, seconds in reader.seconds.items():
+                stages.part(what, seconds)

@@ -1,0 +1,216 @@
+"""The report's figures, assembled from collected results and drawn by repro.report.plots.
+
+Per experiment: one results column per intervention (composed side by side in LaTeX, as in the
+paper's Figs. 2, 3, 15, 16), error against the concept target per intervention (Figs. 12, 14),
+the schedule with the selected run's losses (Fig. 7), and the sweep (Figs. 11, 13). Shared: the
+RGB cube (Fig. 8) and the intervention lobes (Figs. 9, 10).
+
+A figure is redrawn only when the stamp of its inputs changed: the result it shows (evaluation
+key and model hash, or the sweep's rows, or the schedule), the spec fields that shape it, and
+the code that computes and draws it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from repro.method import colors as C
+from repro.report.collect import Experiment
+from repro.store import keys
+
+# Where drawing starts; every repro module these import decides what a figure shows.
+FIGURE_CODE = ("repro.report.figures", "repro.report.plots")
+_SAFE = re.compile(r"^[A-Za-z0-9.-]+$")
+
+
+def _stamp(*parts) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def code_stamp() -> str:
+    return _stamp(*sorted(keys.code_digests(FIGURE_CODE).items()))
+
+
+def stem(*parts: str) -> str:
+    """A figure's file stem: parts joined by hyphens, with only characters safe in a LaTeX
+    file name (intervention names like subspace_suppression become subspace-suppression)."""
+    name = "-".join(p.replace("_", "-") for p in parts)
+    if not _SAFE.match(name):
+        raise ValueError(f"figure name {name!r} has characters that are unsafe in a LaTeX file name")
+    return name
+
+
+class Painter:
+    """Draws a figure unless its saved stamp matches; `stems` lists every figure it was asked for."""
+
+    def __init__(self, out: Path, log: Callable[[str], None]):
+        self.out, self.log, self.code = out, log, code_stamp()
+        self.stems: list[str] = []
+
+    def __call__(self, name: str, stamp_parts, draw: Callable[[], object]) -> str:
+        from repro.report import plots as FG
+
+        stamp = _stamp(self.code, stamp_parts)
+        path = self.out / name
+        self.stems.append(name)
+        if FG.stamp_of(path) != stamp:
+            FG.save(draw(), path, stamp)
+            self.log(f"figure {name}")
+        return name
+
+
+def _dims(t):
+    return tuple(None if d < 0 else d for d in t)
+
+
+def _cones(iv) -> list:
+    """(direction, half angle, dashed) of the intervention's cones, for the latent panels."""
+    if iv is None:
+        return []
+    if iv.kind == "suppression":
+        return [(iv.concept, math.radians(iv.falloff.max_angle), True)]
+    if iv.kind == "repulsion":
+        return [(iv.concept, math.radians(iv.mapper.from_angle), True),
+                (iv.concept, math.radians(iv.mapper.to_angle), False)]
+    return []
+
+
+def concept_label(e: Experiment, iv) -> str:
+    if iv.selectivity_against == "vibrancy":
+        return rf"$(S\,V)^{{{iv.selectivity_power:g}}}$"
+    concept = "red" if list(e.spec.evaluation.concept_hsv) == [0.0, 1.0, 1.0] else "concept"
+    return rf"$\mathrm{{sim}}_\mathrm{{{concept}}}^{{{iv.selectivity_power:g}}}$"
+
+
+def sweep_axis_names(e: Experiment) -> dict[str, str]:
+    """The paper's names for the sweep's axes: R^2, L_recon, L_concept."""
+    losses = [m for m in e.spec.sweep.minimize if m != "val_recon"]
+    names = {"score": "$R^2$ (selectivity)", "val_recon": r"$\mathcal{L}_\mathrm{recon}$"}
+    for m in losses:
+        reg = m.removeprefix("val_")
+        names[m] = r"$\mathcal{L}_\mathrm{concept}$" + (f" ({reg})" if len(losses) > 1 else "")
+    return names
+
+
+def experiment_figures(e: Experiment, paint: Painter) -> dict:
+    """{"results": {intervention: stem} (baseline first), "targets": {...}, "dopesheet", "sweep"}."""
+    import torch
+
+    from repro.report import plots as FG
+    from repro.engine.evaluate import concept_target, infer, loss_cube
+
+    spec, metrics = e.spec, e.metrics
+    result = {"results": {}, "targets": {}}
+    shown = (metrics["evaluation_key"], metrics["model_sha256"], spec.figures.model_dump())
+    latent_rgb = C.rgb_cube(20).reshape(-1, 3)
+    sets: dict[str, tuple] = {}
+
+    def intervened(name):
+        if name not in sets:
+            if name == "baseline":
+                sets[name] = (e.model, None)
+            else:
+                sets[name] = spec.interventions[name].apply(e.model, torch.Generator().manual_seed(spec.seed))
+        return sets[name]
+
+    max_error = max(metrics["max_error"].values()) or 1.0  # one error scale for the experiment's panels
+    for name in ["baseline", *spec.interventions]:
+        iv = spec.interventions.get(name)
+
+        def draw(name=name, iv=iv):
+            m, z_map = intervened(name)
+            hues = C.arange_cyclic(1 / 12)
+            slice_cube = C.hsv_cube(hues, np.array([1.0]), np.linspace(0.25, 1, 4))
+            loss = loss_cube(spec)
+            s_index = loss.s.shape[0] - 1
+            v_count = loss.v.shape[0]
+            v_rows = list(range(v_count - 1, -1, v_count // -5))[:5]
+            lat = infer(m, latent_rgb, z_map, 8192)
+            sl = infer(m, slice_cube.rgb, z_map)
+            mse = infer(m, loss.rgb, z_map, 8192).mse.reshape(loss.shape)
+            dims = spec.figures.pruned_latent_dims if iv is not None and iv.kind == "pruning" else spec.figures.latent_dims
+            return FG.stacked_results(
+                lat.latents, lat.recon, latent_rgb,
+                sl.recon.reshape(len(hues), 4, 3).transpose(1, 0, 2), slice_cube.rgb[:, 0].transpose(1, 0, 2),
+                slice_cube.v, loss.h, {float(loss.v[v]): mse[:, s_index, v] for v in v_rows},
+                loss.rgb[:, s_index, v_rows[0]], max_error, [_dims(d) for d in dims], _cones(iv))
+
+        result["results"][name] = paint(stem(spec.name, "results", name), (shown, name, max_error), draw)
+    for name, iv in spec.interventions.items():
+
+        def draw(name=name, iv=iv):
+            m, z_map = intervened(name)
+            target = concept_target(latent_rgb, iv.selectivity_against, iv.selectivity_power,
+                                    spec.evaluation.concept_hsv, spec.evaluation.similarity)
+            return FG.error_vs_target(target, infer(m, latent_rgb, z_map, 8192).mse, latent_rgb,
+                                      concept_label(e, iv), metrics["selectivity"][name]["r2"])
+
+        result["targets"][name] = paint(stem(spec.name, "error-vs-target", name), (shown, name), draw)
+
+    sheet = spec.sheet
+    history = e.training["val_history"]
+
+    def draw_sheet():
+        keys = {t.name: [(k.step, k.value) for k in t.keys] for t in sheet.tracks}
+        return FG.dopesheet(sheet.realize(), keys, history, e.losses())
+
+    result["dopesheet"] = paint(stem(spec.name, "dopesheet"),
+                                (sheet.realize(), e.training["model_sha256"], history), draw_sheet)
+    result["sweep"] = None
+    if e.sweep is not None:
+        s = e.sweep
+        axes = sweep_axis_names(e)
+        shown_sweep = (s["runs"], s["selected_seed"], s["pareto_seeds"], axes)
+        result["sweep"] = paint(stem(spec.name, "sweep"), shown_sweep, lambda: FG.sweep(
+            s["runs"], axes, set(axes) - {"score"}, s["selected_seed"], s["pareto_seeds"]))
+    return result
+
+
+# ---------------------------------------------------------------------------------------------
+# Figures of the method, shared by all experiments
+
+
+def _as_numpy(fn):
+    import torch
+
+    return lambda x: fn(torch.tensor(np.asarray(x), dtype=torch.float32)).numpy()
+
+
+def common_figures(paint: Painter) -> dict[str, str]:
+    import torch
+
+    from repro.report import plots as FG
+    from repro.method.interventions import BezierMapper, BoundedFalloff, LinearMapper, Repulsion, Suppression
+
+    e0 = torch.tensor([1.0, 0.0])
+    cos = lambda deg: math.cos(math.radians(deg))  # noqa: E731
+    out = {"rgb-cube": paint("rgb-cube", (), lambda: FG.rgb_cube(C.rgb_cube(8).reshape(-1, 3)))}
+
+    def suppression():
+        configs = {}
+        for title, f in ((r"$a=\cos 90^\circ,\ b=1,\ p=0$", BoundedFalloff(cos(90), 1.0, 0.0)),
+                         (r"$a=\cos 90^\circ,\ b=1,\ p=1$", BoundedFalloff(cos(90), 1.0, 1.0)),
+                         (r"$a=\cos 90^\circ,\ b=1,\ p=3$", BoundedFalloff(cos(90), 1.0, 3.0)),
+                         (r"$a=\cos 45^\circ,\ b=0.8,\ p=1$", BoundedFalloff(cos(45), 0.8, 1.0))):
+            configs[title] = (_as_numpy(f), _as_numpy(Suppression(e0, f)))
+        return FG.suppression_lobes(configs)
+
+    def repulsion():
+        configs = {}
+        for a, b in ((90, 60), (45, 30)):
+            for kind, mapper in (("linear", LinearMapper(cos(a), cos(b))), (r"B\'ezier", BezierMapper(cos(a), cos(b)))):
+                r = Repulsion(e0, mapper)
+                configs[f"{kind}\n" + rf"$a=\cos {a}^\circ,\ b=\cos {b}^\circ$"] = (
+                    _as_numpy(mapper), _as_numpy(lambda z, r=r: r(z, torch.Generator().manual_seed(0))))
+        return FG.repulsion_lobes(configs)
+
+    out["suppression-lobes"] = paint("suppression-lobes", (), suppression)
+    out["repulsion-lobes"] = paint("repulsion-lobes", (), repulsion)
+    return out
