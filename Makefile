@@ -10,7 +10,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 REPRO := $(VENV)/bin/repro
 
-.PHONY: test unit integration acceptance paper-test paper bench lint clean lock
+.PHONY: test unit integration acceptance paper-test paper bench lint typecheck clean lock
 
 $(VENV)/.installed: pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,10 @@ paper-test: $(VENV)/.installed
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check repro tests bench
+
+# mypy over repro/ (settings in pyproject.toml); CI requires zero errors
+typecheck: $(VENV)/.installed
+	$(VENV)/bin/mypy
 
 paper: $(VENV)/.installed
 	@command -v pdflatex >/dev/null && command -v latexmk >/dev/null || { \

@@ -107,7 +107,7 @@ def _deterministic(mode: bool, warn_only: bool = False) -> None:
     torch._C._set_deterministic_algorithms(mode, warn_only=warn_only)
     inductor = sys.modules.get("torch._inductor.config")
     if inductor is not None:
-        inductor.deterministic = mode
+        setattr(inductor, "deterministic", mode)  # noqa: B010 (a module attribute the stubs do not know)
 
 
 def git_sha(root: Path) -> str | None:

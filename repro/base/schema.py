@@ -207,4 +207,4 @@ def _field_type(root: type[BaseModel], loc: tuple):
 def first_problem(e: ValidationError, root: type[BaseModel]) -> tuple[str, str]:
     """The error to show: an unknown field first (it is often the misspelling of a missing one)."""
     errors = sorted(e.errors(include_url=False), key=lambda err: err["type"] != "extra_forbidden")
-    return describe(errors[0], root)
+    return describe(dict(errors[0]), root)

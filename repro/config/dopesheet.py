@@ -227,7 +227,7 @@ def parse_dopesheet(text: str, source: str = "<dopesheet>") -> Dopesheet:
             raise SpecError(f"{source}, line 1, column {h!r}: space {space!r} is not one of {SPACES}")
         if easing not in EASINGS:
             raise SpecError(f"{source}, line 1, column {h!r}: easing {easing!r} is not one of {EASINGS}")
-        keys = []
+        keys: list[Keyframe] = []
         for i, r in enumerate(body):
             cell = r[j].strip()
             if not cell:

@@ -38,8 +38,17 @@ MAX_SEED = 2**63 - 1  # seeds become int64 draws and generator seeds
 # ---------------------------------------------------------------------------------------------
 # Schema
 
-Regularizer = Annotated[Union[regularizers.KINDS], Field(discriminator="kind")]  # noqa: UP007
-Intervention = Annotated[Union[interventions.KINDS + surgery.KINDS], Field(discriminator="kind")]  # noqa: UP007
+# One spec field per kind, told apart by `kind` (the classes live beside their arithmetic).
+Regularizer = Annotated[
+    Union[regularizers.AnchorSpec, regularizers.AntiAnchorSpec, regularizers.SubspaceSpec,  # noqa: UP007
+          regularizers.AntiSubspaceSpec, regularizers.SeparateSpec],
+    Field(discriminator="kind"),
+]
+Intervention = Annotated[
+    Union[interventions.SuppressionSpec, interventions.RepulsionSpec,  # noqa: UP007
+          interventions.SubspaceSuppressionSpec, surgery.AblationSpec, surgery.PruningSpec],
+    Field(discriminator="kind"),
+]
 
 
 class About(Strict):
@@ -148,13 +157,16 @@ class Spec(Strict):
 
     @property
     def sheet(self) -> Dopesheet:
+        if self._sheet is None:
+            raise SpecError(f"{self._name or 'this spec'}: no dopesheet loaded (specs come from load_spec)")
         return self._sheet
 
     def with_seed(self, seed: int) -> Spec:
         return self.model_copy(update={"seed": seed})
 
-    def problems(self) -> Problems:
-        """Checks across fields (the schema checks each field alone)."""
+    def problems(self, spec: Any = None) -> Problems:
+        """Checks across fields (the schema checks each field alone); a whole spec is its own
+        context, so `spec` is not read."""
         E = self.model.latent_dim
         if not 0 <= self.seed <= MAX_SEED:
             yield "seed", f"must lie in 0..2^63-1, got {self.seed}"

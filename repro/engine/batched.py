@@ -147,7 +147,6 @@ def _unstack(template: SphericalAutoencoder, stacked: dict[str, Tensor], i: int)
     """Seed i's model as an ordinary module (a copy of its slice)."""
     m = template
     with torch.device("meta"):
-        model = SphericalAutoencoder(m.latent_dim, m.encoder[0].out_features, sum(
-            isinstance(x, torch.nn.Linear) for x in m.encoder) - 1)
+        model = SphericalAutoencoder(m.latent_dim, m.hidden_width, m.hidden_layers)
     model.load_state_dict({n: v[i].clone() for n, v in stacked.items()}, assign=True)
     return model

@@ -9,6 +9,7 @@ how much of the concept they contain (paper App. C.3).
 from __future__ import annotations
 
 import math
+from typing import Any
 from dataclasses import dataclass
 
 import numpy as np
@@ -132,7 +133,7 @@ def evaluate(spec, model: SphericalAutoencoder) -> dict:
     for name, iv in spec.interventions.items():
         sets[name] = iv.apply(model, g)
 
-    per_color = {c.name: {"name": c.name, "hex": c.hex} for c in named}
+    per_color: dict[str, dict[str, Any]] = {c.name: {"name": c.name, "hex": c.hex} for c in named}
     max_error, selectivity = {}, {}
     baseline_named = None
     for name, (m, z_map) in sets.items():
@@ -144,6 +145,7 @@ def evaluate(spec, model: SphericalAutoencoder) -> dict:
                 per_color[c.name]["baseline"] = float(v)
                 per_color[c.name]["latent"] = [float(x) for x in z]  # where the colour sits on the sphere
         else:
+            assert baseline_named is not None  # the baseline is the first set
             for c, v, b in zip(named, mse_named, baseline_named):
                 per_color[c.name][name] = {"mse": float(v), "delta": float(np.float32(v) - np.float32(b))}
         max_error[name] = float(infer(m, cube.rgb, z_map, BIG_BATCH).mse.max())

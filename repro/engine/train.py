@@ -193,7 +193,9 @@ def train(
         total = F.mse_loss(y, x)
         labels = plan.labels[k]
         for r, w in plan_terms[k]:
-            total = total + r.term(z, labels) * w
+            term = r.term(z, labels)
+            assert term is not None  # plan_terms holds only the terms whose labels are present
+            total = total + term * w
         total.backward()
         opt.step(lrs[min(k, last_row)])
         losses[k] = total.detach()

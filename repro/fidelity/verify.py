@@ -162,7 +162,9 @@ def _value(entry: Entry, data) -> float:
 
 
 def check_numbers(entries: list[Entry], data: Data) -> list[Check]:
-    values, spreads, ranges = {}, {}, {}
+    values: dict[str, float | Exception] = {}
+    spreads: dict[str, float | None] = {}
+    ranges: dict[str, list[float]] = {}
     for e in entries:
         try:
             values[e.id] = _value(e, data.scope(e.experiment, e.scope))
@@ -188,6 +190,7 @@ def check_numbers(entries: list[Entry], data: Data) -> list[Check]:
             continue
         spread = spreads.get(e.id)
         if e.kind == "discrepancy":
+            assert e.code_value is not None  # the registry gives every discrepancy its code's value
             verdict = J.judge(e.code_value, e.decimals, v, spread, chaotic[e.experiment])
             status = J.DISCREPANCY if verdict.status in (J.PASS, J.NOISE) else verdict.status
             reason = (f"the paper says {e.value:g}; its code gives {e.code_value:g}, reproduced "
@@ -290,7 +293,8 @@ def experiment_summaries(checks: list[Check], data: Data) -> dict:
         out[x] = {
             "statuses": dict(Counter(c.status for c in mine)),
             "chaotic": _chaotic(mine),
-            "largest_table_difference": max((abs(c.difference) for c in cells), default=None),
+            "largest_table_difference": max((abs(c.difference) for c in cells if c.difference is not None),
+                                            default=None),
             "table_band": [min(spreads), max(spreads)] if spreads else None,
             "model_sha256": sha,
             "fingerprint": {"status": fp, "reference": reference, "platform": current_platform().id,

@@ -3,6 +3,8 @@ single-tensor update that torch.optim.Adam runs on CPU, op for op."""
 
 from __future__ import annotations
 
+from typing import cast
+
 import torch
 from torch import Tensor
 
@@ -31,11 +33,10 @@ class FastAdam:
         # On CPU the _foreach_ ops loop over the tensors calling the same kernels as the
         # per-tensor ops would (exactly _single_tensor_adam's sequence), in one call each.
         own = grads is None
-        if own:
-            grads = [p.grad for p in self.params]
-        torch._foreach_lerp_(self.exp_avg, grads, 1 - BETA1)
+        g = [cast(Tensor, p.grad) for p in self.params] if grads is None else grads
+        torch._foreach_lerp_(self.exp_avg, g, 1 - BETA1)
         torch._foreach_mul_(self.exp_avg_sq, BETA2)
-        torch._foreach_addcmul_(self.exp_avg_sq, grads, grads, value=1 - BETA2)
+        torch._foreach_addcmul_(self.exp_avg_sq, g, g, value=1 - BETA2)
         denom = torch._foreach_sqrt(self.exp_avg_sq)
         torch._foreach_div_(denom, bias_correction2_sqrt)
         torch._foreach_add_(denom, ADAM_EPS)

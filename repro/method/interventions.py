@@ -247,5 +247,3 @@ class SubspaceSuppressionSpec(InterventionKind):
     def latent_map(self, generator: torch.Generator) -> LatentMap:
         return SubspaceSuppression(tuple(self.dims))
 
-
-KINDS = (SuppressionSpec, RepulsionSpec, SubspaceSuppressionSpec)

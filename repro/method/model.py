@@ -12,6 +12,7 @@ Linear layers draw their initial weights decides which model a seed gives.
 from __future__ import annotations
 
 import hashlib
+import io
 import itertools
 import math
 from collections.abc import Callable
@@ -36,7 +37,7 @@ class SphericalAutoencoder(nn.Module):
     def __init__(self, latent_dim: int, hidden_width: int = 16, hidden_layers: int = 1):
         super().__init__()
         hidden = [hidden_width] * hidden_layers
-        self.latent_dim = latent_dim
+        self.latent_dim, self.hidden_width, self.hidden_layers = latent_dim, hidden_width, hidden_layers
         self.encoder = _codec([3, *hidden, latent_dim])
         self.decoder = _codec([latent_dim, *hidden, 3])
 
@@ -75,6 +76,21 @@ def build_model(
             bound = 1 / math.sqrt(lin.in_features)
             nn.init.uniform_(lin.bias, -bound, bound, generator=generator)
     return model
+
+
+def to_bytes(model: nn.Module) -> bytes:
+    """The model's state_dict as torch.save writes it (model.pt)."""
+    buf = io.BytesIO()
+    torch.save(model.state_dict(), buf)
+    return buf.getvalue()
+
+
+def from_bytes(data: bytes, latent_dim: int, hidden_width: int, hidden_layers: int) -> SphericalAutoencoder:
+    """A model from `to_bytes`' bytes, in evaluation mode (no initial draws: the weights are the file's)."""
+    with torch.device("meta"):
+        model = SphericalAutoencoder(latent_dim, hidden_width, hidden_layers)
+    model.load_state_dict(torch.load(io.BytesIO(data), weights_only=True), assign=True)
+    return model.eval()
 
 
 def parameter_count(model: nn.Module) -> int:

@@ -9,7 +9,7 @@ the same outputs up to float error; `SubspaceSuppression`, which zeroes after th
 from __future__ import annotations
 
 import copy
-from typing import Literal
+from typing import cast, Literal
 
 import torch
 from torch import nn
@@ -20,7 +20,7 @@ from repro.base.schema import Problems, latent_dims
 
 
 def _producer_consumer(model: SphericalAutoencoder) -> tuple[nn.Linear, nn.Linear]:
-    producer, consumer = model.encoder[-1], model.decoder[0]
+    producer, consumer = cast(nn.Linear, model.encoder[-1]), cast(nn.Linear, model.decoder[0])
     if producer.out_features != consumer.in_features:
         raise RuntimeError("encoder output and decoder input widths differ")
     return producer, consumer
@@ -85,10 +85,8 @@ class AblationSpec(InterventionKind):
 class PruningSpec(AblationSpec):
     """Remove latent `dims` from the model, shrinking the latent width."""
 
-    kind: Literal["pruning"]
+    kind: Literal["pruning"]  # type: ignore[assignment]  # a kind of its own, with ablation's fields
 
     def apply(self, model, generator: torch.Generator):
         return prune(model, self.dims), None
 
-
-KINDS = (AblationSpec, PruningSpec)

@@ -21,8 +21,9 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from typing import Any, Protocol
 from multiprocessing.managers import SyncManager
 
 from repro.base import machine
@@ -31,8 +32,31 @@ from repro.base.errors import ReproError
 EXECUTORS = ("inline", "local", "dask")
 
 
+class Workers(Protocol):
+    """What the pipeline asks of an executor: concurrent.futures' submit and shutdown, how many
+    tasks run at once, a way to stop at once, and where workers can report progress."""
+
+    jobs: int
+    inline: bool  # tasks run in this process, one by one, when submitted
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future: ...
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None: ...
+
+    def terminate(self) -> None:
+        """Stop now: stop the workers, drop queued tasks."""
+        ...
+
+    def progress_queue(self) -> Any:
+        """A queue workers can report progress on, or None where there is none."""
+        ...
+
+
 class InlineExecutor(Executor):
+    """Each task runs in this process when it is submitted."""
+
     jobs = 1
+    inline = True
 
     def submit(self, fn, /, *args, **kwargs) -> Future:
         fut: Future = Future()
@@ -46,6 +70,9 @@ class InlineExecutor(Executor):
 
     def terminate(self) -> None:
         pass
+
+    def progress_queue(self) -> None:
+        return None
 
 
 def _orphan_watchdog(parent: int) -> None:
@@ -108,6 +135,7 @@ class LocalExecutor(ProcessPoolExecutor):
         self._ctx = multiprocessing.get_context("spawn")
         super().__init__(max_workers=jobs, mp_context=self._ctx, initializer=_worker_init, initargs=(os.getpid(),))
         self.jobs = jobs
+        self.inline = False
         self._manager: SyncManager | None = None
 
     def submit(self, fn, /, *args, **kwargs):
@@ -135,14 +163,8 @@ class LocalExecutor(ProcessPoolExecutor):
         self.shutdown(wait=False, cancel_futures=True)
 
 
-def progress_queue(executor):
-    """A queue workers can report progress on, where the executor offers one (else None)."""
-    make = getattr(executor, "progress_queue", None)
-    return make() if make else None
 
-
-
-def make_executor(name: str, jobs: int | None = None, scheduler: str | None = None, log=None) -> Executor:
+def make_executor(name: str, jobs: int | None = None, scheduler: str | None = None, log=None) -> Workers:
     if name == "inline":
         return InlineExecutor()
     if name == "local":
@@ -175,7 +197,7 @@ def make_executor(name: str, jobs: int | None = None, scheduler: str | None = No
 
 
 @contextlib.contextmanager
-def running(name: str, jobs: int | None = None, scheduler: str | None = None, log=None) -> Iterator[Executor]:
+def running(name: str, jobs: int | None = None, scheduler: str | None = None, log=None) -> Iterator[Workers]:
     ex = make_executor(name, jobs, scheduler, log)
     try:
         yield ex
@@ -190,14 +212,18 @@ class _DaskExecutor(Executor):
 
     def __init__(self, client, jobs: int):
         self.client, self.jobs = client, jobs
+        self.inline = False
         self._ex = client.get_executor(pure=False)
 
     def submit(self, fn, /, *args, **kwargs):
         return self._ex.submit(fn, *args, **kwargs)
 
-    def shutdown(self, wait=True, **kwargs):
+    def shutdown(self, wait=True, *, cancel_futures=False):
         self._ex.shutdown(wait=wait)
         self._close()
+
+    def progress_queue(self) -> None:
+        return None  # dask workers report nothing back while they work
 
     def terminate(self) -> None:
         logging.getLogger("distributed").setLevel(logging.CRITICAL)  # the closing connections are expected

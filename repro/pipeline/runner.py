@@ -13,13 +13,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from repro.store import keys
 from repro.base import machine
 from repro.store import results as R
 from repro.base.errors import TrainingDiverged
 from repro.config.spec import Spec
+from repro.method.model import SphericalAutoencoder
 from repro.base.paths import ROOT
 from repro.engine.train import Progress, TrainResult
 
@@ -30,7 +30,7 @@ Log = Callable[[str], None]
 class Trained:
     path: Path  # the training directory
     record: dict  # training.json
-    model: torch.nn.Module
+    model: SphericalAutoencoder
     reused: bool
 
 

@@ -25,6 +25,7 @@ import time
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from repro.store import keys
 from repro.base import machine
@@ -202,7 +203,7 @@ def _order(v: Variant | None) -> int:
 
 def _store(spec: Spec, sweep: bool, measured: list[tuple[Variant | None, dict]], seconds: float) -> dict:
     path, inputs = sensitivity_file(spec, sweep)
-    data = {
+    data: dict[str, Any] = {
         "experiment": spec.name,
         "inputs": inputs,
         "variants": [{"name": v.name if v else "default", "env": v.env if v else {}, **m} for v, m in measured],

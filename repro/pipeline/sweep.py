@@ -23,6 +23,8 @@ from repro.base import machine
 from repro.store import results as R
 from repro.base.errors import ReproError
 from repro.config.spec import Spec, parse_seeds  # noqa: F401  (parse_seeds: part of this module's API)
+from repro.method.model import SphericalAutoencoder, from_bytes, to_bytes
+from repro.pipeline.executors import Workers
 
 # Seeds per batched worker task. Each step has a fixed cost (vmap's transforms, ~4.5 ms) besides
 # each seed's share (~0.3 ms): on intel-avx512, ex-2.9.1 costs 0.96 s a seed in chunks of 15,
@@ -39,7 +41,6 @@ def train_chunk(spec: Spec, seeds: list[int], progress=None) -> list[dict]:
     from repro.engine.data import initial_models_and_plans, regularizers, schedule_of, validation_set
     from repro.engine.evaluate import score
     from repro.method.model import fingerprint
-    from repro.store.results import state_bytes
 
     def report(done, total):
         if progress is not None:
@@ -55,7 +56,7 @@ def train_chunk(spec: Spec, seeds: list[int], progress=None) -> list[dict]:
             seed_spec = spec.with_seed(s)
             model = result.model.eval()
             out.append({"seed": s, "inputs": keys.training_inputs(seed_spec), "init_sha256": sha,
-                        "state": state_bytes(model), "label_counts": result.label_counts,
+                        "state": to_bytes(model), "label_counts": result.label_counts,
                         "val_history": result.val_history, "final_loss": result.final_loss,
                         "train_s": result.train_s, "losses": result.losses.numpy(), "diverged": result.diverged,
                         "score": None if result.diverged else score(seed_spec, model)})
@@ -139,7 +140,7 @@ def row_of(record: dict, score: float, objectives: list[str]) -> dict:
 Progress = Callable[[str], None]
 
 
-def run_sweep(spec: Spec, seeds: list[int] | None = None, executor=None, progress: Progress | None = None,
+def run_sweep(spec: Spec, seeds: list[int] | None = None, executor: Workers | None = None, progress: Progress | None = None,
               evaluate_selected: bool = True, log: Callable[[str], None] | None = None,
               chunk_size: int = CHUNK) -> tuple[Path, dict]:
     """`chunk_size`: seeds per batched task at most (a smaller chunk is cached sooner; a larger one
@@ -197,14 +198,14 @@ def run_sweep(spec: Spec, seeds: list[int] | None = None, executor=None, progres
 
 def _train(spec, specs, todo, trained, executor, progress, t0, chunk_size) -> None:
     """Train the missing seeds on the executor, caching each chunk as it finishes."""
-    from repro.pipeline.executors import InlineExecutor, deferred_interrupt, make_executor
+    from repro.pipeline.executors import deferred_interrupt, make_executor
 
     own = executor is None
     ex = executor or make_executor("inline")
     futures: dict = {}
     # With workers elsewhere, Ctrl-C is taken between polls, never inside a call to the progress
     # queue or the cluster (which would leave them half-spoken and print tracebacks).
-    guard = contextlib.nullcontext(lambda: False) if isinstance(ex, InlineExecutor) else deferred_interrupt()
+    guard = contextlib.nullcontext(lambda: False) if ex.inline else deferred_interrupt()
     try:
         with guard as interrupted:
             _run_chunks(spec, specs, todo, trained, ex, futures, interrupted, progress, t0, chunk_size)
@@ -223,15 +224,14 @@ def _train(spec, specs, todo, trained, executor, progress, t0, chunk_size) -> No
 def _run_chunks(spec, specs, todo, trained, ex, futures, interrupted, progress, t0, chunk_size) -> None:
     import torch
 
-    from repro.pipeline.executors import InlineExecutor, progress_queue
     from repro.pipeline.runner import score_one, store_training
     from repro.engine.train import TrainResult
 
-    queue = progress_queue(ex)
-    work = chunks(todo, getattr(ex, "jobs", 1), chunk_size)
+    queue = ex.progress_queue()
+    work = chunks(todo, ex.jobs, chunk_size)
     # The inline executor trains inside submit(): hand it one chunk at a time, so that each is
     # cached before the next is trained. Worker pools queue them all.
-    capacity = 1 if isinstance(ex, InlineExecutor) else len(work)
+    capacity = 1 if ex.inline else len(work)
     pending: set = set()
 
     def submit_more() -> None:
@@ -294,18 +294,9 @@ def _progress_line(name: str, done: int, partial: float, total: int, elapsed: fl
            f"{elapsed:.0f}s elapsed{left}"
 
 
-def _model_from(spec: Spec, state: bytes):
-    import io
-
-    import torch
-
-    from repro.method.model import SphericalAutoencoder
-
+def _model_from(spec: Spec, state: bytes) -> SphericalAutoencoder:
     m = spec.model
-    with torch.device("meta"):
-        model = SphericalAutoencoder(m.latent_dim, m.hidden_width, m.hidden_layers)
-    model.load_state_dict(torch.load(io.BytesIO(state), weights_only=True), assign=True)
-    return model.eval()
+    return from_bytes(state, m.latent_dim, m.hidden_width, m.hidden_layers)
 
 
 def evaluate_chunk(spec: Spec, items: list[tuple[int, bytes]]) -> list[dict]:
@@ -323,7 +314,7 @@ def evaluate_chunk(spec: Spec, items: list[tuple[int, bytes]]) -> list[dict]:
     return out
 
 
-def evaluate_all(spec: Spec, seeds: list[int], executor=None, log=None) -> dict[int, dict]:
+def evaluate_all(spec: Spec, seeds: list[int], executor: Workers | None = None, log=None) -> dict[int, dict]:
     """Every seed's full evaluation (metrics.json), computed in parallel where missing. The
     seeds must be trained (run_sweep first)."""
     from repro.pipeline.executors import make_executor
@@ -348,9 +339,9 @@ def evaluate_all(spec: Spec, seeds: list[int], executor=None, log=None) -> dict[
     own = executor is None
     ex = executor or make_executor("inline")
     try:
-        jobs = getattr(ex, "jobs", 1)
+        jobs = ex.jobs
         order = list(todo)
-        futures = [ex.submit(evaluate_chunk, spec, [(s, R.state_bytes(todo[s].model)) for s in chunk])
+        futures = [ex.submit(evaluate_chunk, spec, [(s, to_bytes(todo[s].model)) for s in chunk])
                    for chunk in chunks(order, jobs, size=10)]
         for fut in futures:
             for item in fut.result():

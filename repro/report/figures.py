@@ -18,12 +18,16 @@ import math
 import re
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from repro.method import colors as C
 from repro.report.collect import Experiment
 from repro.store import keys
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 # Where drawing starts; every repro module these import decides what a figure shows.
 FIGURE_CODE = ("repro.report.figures", "repro.report.plots")
@@ -54,7 +58,7 @@ class Painter:
         self.out, self.log, self.code = out, log, code_stamp()
         self.stems: list[str] = []
 
-    def __call__(self, name: str, stamp_parts, draw: Callable[[], object]) -> str:
+    def __call__(self, name: str, stamp_parts, draw: Callable[[], Figure]) -> str:
         from repro.report import plots as FG
 
         stamp = _stamp(self.code, stamp_parts)
@@ -107,7 +111,7 @@ def experiment_figures(e: Experiment, paint: Painter) -> dict:
     from repro.engine.evaluate import concept_target, infer, loss_cube
 
     spec, metrics = e.spec, e.metrics
-    result = {"results": {}, "targets": {}}
+    result: dict[str, Any] = {"results": {}, "targets": {}}
     shown = (metrics["evaluation_key"], metrics["model_sha256"], spec.figures.model_dump())
     latent_rgb = C.rgb_cube(20).reshape(-1, 3)
     sets: dict[str, tuple] = {}

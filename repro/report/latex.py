@@ -59,8 +59,8 @@ def sig(value, digits: int = 3, signed: bool = False, small: float = 0.01) -> st
         return "0"
     sign = "$-$" if v < 0 else ("$+$" if signed else "")
     a = abs(v)
-    mantissa, exponent = f"{a:.{digits - 1}e}".split("e")
-    exponent = int(exponent)
+    mantissa, power = f"{a:.{digits - 1}e}".split("e")
+    exponent = int(power)
     if a >= small and exponent < digits:
         return sign + f"{float(f'{a:.{digits - 1}e}'):.{max(0, digits - 1 - exponent)}f}"
     return sign + rf"{mantissa}${{\times}}10^{{{exponent}}}$"

@@ -12,13 +12,16 @@ import math
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import cast
 
 import matplotlib
 import matplotlib.patches as mpatches
 import numpy as np
 from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
+from matplotlib.layout_engine import ConstrainedLayoutEngine
 from matplotlib.lines import Line2D
 from matplotlib.ticker import LogFormatterSciNotation, LogLocator, MaxNLocator, NullFormatter
 
@@ -54,10 +57,14 @@ def track_color(name: str) -> str:
     return _EXTRA[sum(map(ord, name)) % len(_EXTRA)]
 
 
+def _layout(fig: Figure) -> ConstrainedLayoutEngine:
+    return cast(ConstrainedLayoutEngine, fig.get_layout_engine())  # every figure here is made by figure()
+
+
 def figure(width: float, height: float) -> Figure:
     """A figure outside pyplot's global registry, with constrained layout."""
     fig = Figure(figsize=(width, height), layout="constrained")
-    fig.get_layout_engine().set(w_pad=0.02, h_pad=0.02, wspace=0.02, hspace=0.02)
+    _layout(fig).set(w_pad=0.02, h_pad=0.02, wspace=0.02, hspace=0.02)
     return fig
 
 
@@ -333,11 +340,11 @@ def _circle(ax):
     ax.axis("off")
 
 
-def suppression_lobes(configs: dict[str, tuple[callable, callable]]):
+def suppression_lobes(configs: dict[str, tuple[Callable, Callable]]):
     """configs: title -> (strength h(alpha), map z -> z'). Top: each unit vector joined to its
     suppressed image (blue), the strength as a lobe (orange); bottom: strength against alignment."""
     fig = figure(FULL, 2.75)
-    fig.get_layout_engine().set(wspace=0.09)
+    _layout(fig).set(wspace=0.09)
     axes = fig.subplots(2, len(configs), height_ratios=(1.35, 1))
     theta = np.linspace(-np.pi, np.pi, 73)
     z = np.stack([np.cos(theta), np.sin(theta)], axis=1)
@@ -360,11 +367,11 @@ def suppression_lobes(configs: dict[str, tuple[callable, callable]]):
     return fig
 
 
-def repulsion_lobes(configs: dict[str, tuple[callable, callable]]):
+def repulsion_lobes(configs: dict[str, tuple[Callable, Callable]]):
     """configs: title -> (mapping m(alpha), map z -> z'). Top: each unit vector joined to its
     rotated image along a chord; bottom: m against alignment, the shaded gap the reduction."""
     fig = figure(FULL, 2.75)
-    fig.get_layout_engine().set(wspace=0.09)
+    _layout(fig).set(wspace=0.09)
     axes = fig.subplots(2, len(configs), height_ratios=(1.35, 1))
     theta = np.linspace(-np.pi, np.pi, 73)
     z = np.stack([np.cos(theta), np.sin(theta)], axis=1)

@@ -46,14 +46,21 @@ def _file(module: str) -> Path | None:
     return None
 
 
+def _source(module: str) -> Path:
+    f = _file(module)
+    if f is None:
+        raise ValueError(f"{module} is no module of the repro package")
+    return f
+
+
 def imports_of(module: str) -> set[str]:
     """The repro modules that a module imports anywhere in its text (in functions too)."""
-    tree = ast.parse(_file(module).read_bytes())
+    tree = ast.parse(_source(module).read_bytes())
     found: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             found |= {a.name for a in node.names if a.name.split(".")[0] == "repro"}
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and (node.module or "").split(".")[0] == "repro":
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module and node.module.split(".")[0] == "repro":
             found.add(node.module)
             found |= {f"{node.module}.{a.name}" for a in node.names if _file(f"{node.module}.{a.name}")}
     return {m for m in found if m != "repro" and _file(m)}
@@ -75,7 +82,7 @@ def code_digests(roots: tuple[str, ...]) -> dict[str, str]:
     """{'repro/engine/train.py': digest of its bytes, ...} for the code `roots` run."""
     out = {}
     for m in closure(roots):
-        f = _file(m)
+        f = _source(m)
         out[f.relative_to(PACKAGE.parent).as_posix()] = hashlib.sha256(f.read_bytes()).hexdigest()[:16]
     return out
 

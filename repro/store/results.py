@@ -39,6 +39,7 @@ from repro.base.errors import ReproError
 from repro.base.files import regular_bytes, write_error
 from repro.base.paths import results_dir
 from repro.config.spec import Spec, to_toml
+from repro.method.model import SphericalAutoencoder, fingerprint, from_bytes, to_bytes
 
 TRAINING = "training.json"
 METRICS = "metrics.json"
@@ -107,12 +108,6 @@ def _is_sealed(record: dict) -> bool:
     return isinstance(record, dict) and record.get("record_sha256") == sealed(record)["record_sha256"]
 
 
-def state_bytes(model: torch.nn.Module) -> bytes:
-    buf = io.BytesIO()
-    torch.save(model.state_dict(), buf)
-    return buf.getvalue()
-
-
 def write_training(path: Path, spec: Spec, record: dict, model: torch.nn.Module, losses: np.ndarray,
                    env: dict, replace: bool = False) -> dict:
     """Write a trained model's directory; training.json (with every file's digest) goes last.
@@ -121,7 +116,7 @@ def write_training(path: Path, spec: Spec, record: dict, model: torch.nn.Module,
     at any point leaves either the old result, the new one, or files that no record vouches
     for (redone on the next run), never a record beside a model it does not describe."""
     files = {
-        "model.pt": state_bytes(model),
+        "model.pt": to_bytes(model),
         "losses.npy": _npy(losses),
         "spec.toml": to_toml(spec).encode(),
         "dopesheet.csv": Path(spec.sheet.source).read_bytes(),
@@ -273,20 +268,15 @@ def read_derived(file: Path, inputs: dict, model_sha256: str) -> Cached:
     return Cached(record)
 
 
-def load_model(path: Path, spec: Spec, record: dict | None = None):
+def load_model(path: Path, spec: Spec, record: dict | None = None) -> SphericalAutoencoder:
     """The trained model of a training directory (checked against its record when given)."""
-    from repro.method.model import SphericalAutoencoder, fingerprint
-
     data = regular_bytes(path / "model.pt")
     if data is None:
         raise ReproError(f"{path / 'model.pt'} is missing or not a regular file")
     if record is not None and sha256_bytes(data) != record["files"]["model.pt"]:
         raise ReproError(f"{path / 'model.pt'} does not match its training.json; run again to retrain it")
     m = spec.model
-    with torch.device("meta"):  # no init draws; the weights come from the file
-        model = SphericalAutoencoder(m.latent_dim, m.hidden_width, m.hidden_layers)
-    model.load_state_dict(torch.load(io.BytesIO(data), weights_only=True), assign=True)
-    model.eval()
+    model = from_bytes(data, m.latent_dim, m.hidden_width, m.hidden_layers)
     if record is not None and fingerprint(model) != record["model_sha256"]:
         raise ReproError(f"{path / 'model.pt'} is not the model its training.json describes")
     return model
