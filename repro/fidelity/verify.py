@@ -19,6 +19,7 @@ from repro.config.spec import load_spec
 from repro.base.paths import ROOT
 from repro.fidelity import judge as J
 from repro.fidelity.expr import evaluate
+from repro.store.layout import verification_file
 from repro.fidelity.registry import Entry, Registry
 
 # How an experiment's selected model compares with upstream's run on this platform.
@@ -348,7 +349,7 @@ def verify(registry: Registry, data: Data, experiments: list[str] | None = None,
 
 def output_path(report: dict, results: Path) -> Path:
     """The full verification goes to verification.json; a partial one never overwrites it."""
-    return results / ("verification.json" if report["complete"] else "verification-partial.json")
+    return verification_file(results, complete=report["complete"])
 
 
 def write_report(report: dict, results: Path) -> Path:

@@ -16,6 +16,7 @@ import numpy as np
 
 from repro.store import keys
 from repro.base import machine
+from repro.store import layout
 from repro.store import results as R
 from repro.base.errors import TrainingDiverged
 from repro.config.spec import Spec
@@ -57,7 +58,7 @@ def training_record(spec: Spec, result: TrainResult, init_sha: str, inputs: dict
 
 def training_dir(spec: Spec) -> tuple[Path, dict]:
     inputs = keys.training_inputs(spec)
-    return R.experiment_dir(spec) / keys.digest(inputs), inputs
+    return layout.training_dir(spec.name, keys.digest(inputs)), inputs
 
 
 def cached_training(spec: Spec, log: Log | None = None) -> Trained | None:
@@ -82,7 +83,7 @@ def cached_training(spec: Spec, log: Log | None = None) -> Trained | None:
 def _say_if_superseded(spec: Spec, path: Path, inputs: dict, log: Log) -> None:
     """A model of this seed from other inputs is never reused; say what differs."""
     newest = None
-    for f in R.experiment_dir(spec).glob(f"*/{R.TRAINING}"):
+    for f in layout.trained_models(spec.name):
         rec = R._read_json(f)
         if rec and rec.get("seed") == spec.seed and isinstance(rec.get("inputs"), dict):
             if newest is None or f.stat().st_mtime > newest[0]:
@@ -129,7 +130,7 @@ def score_one(spec: Spec, trained: Trained, log: Log | None = None, value: float
         return math.nan  # a diverged model has no score (it is listed, never selected)
     inputs = keys.score_inputs(spec, trained.record["training_key"])
     key = keys.digest(inputs)
-    file = trained.path / f"score-{key}.json"
+    file = layout.score_file(trained.path, key)
     got = R.read_derived(file, inputs, trained.record["model_sha256"])
     if got.record is not None:
         return got.record["score"]
@@ -138,19 +139,19 @@ def score_one(spec: Spec, trained: Trained, log: Log | None = None, value: float
     if value is None:
         with machine.pinned():
             value = score(spec, trained.model)
-    R.write_score(trained.path, key, {"score_key": key, "inputs": inputs, "model_sha256": trained.record["model_sha256"],
-                                      "score": value})
+    R.write_score(file, {"score_key": key, "inputs": inputs, "model_sha256": trained.record["model_sha256"],
+                         "score": value})
     return value
 
 
 def evaluation_dir(spec: Spec, trained: Trained) -> tuple[Path, dict]:
     inputs = keys.evaluation_inputs(spec, trained.record["training_key"])
-    return trained.path / f"eval-{keys.digest(inputs)}", inputs
+    return layout.evaluation_dir(trained.path, keys.digest(inputs)), inputs
 
 
 def cached_evaluation(spec: Spec, trained: Trained, log: Log | None = None) -> tuple[Path, dict | None]:
     path, inputs = evaluation_dir(spec, trained)
-    got = R.read_derived(path / R.METRICS, inputs, trained.record["model_sha256"])
+    got = R.read_derived(path / layout.METRICS, inputs, trained.record["model_sha256"])
     if got.record is None and log and got.reason:
         log(f"{spec.name} seed {spec.seed}: {got.reason}; evaluating again")
     if got.record is not None and R.refresh_export(path, got.record) and log:
@@ -205,4 +206,4 @@ def run_one(spec: Spec, force: bool = False, progress: Progress | None = None,
 
 
 def losses(trained: Trained) -> np.ndarray:
-    return np.load(trained.path / "losses.npy")
+    return np.load(trained.path / layout.LOSSES)

@@ -29,6 +29,7 @@ from typing import Any
 
 from repro.store import keys
 from repro.base import machine
+from repro.store import layout
 from repro.store import results as R
 from repro.base.errors import ReproError
 from repro.config.spec import Spec, load_spec
@@ -80,8 +81,7 @@ def sensitivity_inputs(spec: Spec, sweep: bool) -> dict:
 
 def sensitivity_file(spec: Spec, sweep: bool) -> tuple[Path, dict]:
     inputs = sensitivity_inputs(spec, sweep)
-    kind = "sweeps" if sweep else "runs"
-    return R.experiment_dir(spec) / f"sensitivity-{kind}-{keys.digest(inputs)}.json", inputs
+    return layout.sensitivity_file(spec.name, sweep, keys.digest(inputs)), inputs
 
 
 def cached(spec: Spec, sweep: bool = False) -> dict | None:
@@ -131,7 +131,7 @@ def _tasks(runs: list[str], sweeps: list[str]) -> list[Task]:
 
     def made(x: str) -> bool:
         spec = load_spec(x)
-        return (sweep_dir(spec, parse_seeds(spec.sweep.seeds)) / "summary.json").exists()
+        return (sweep_dir(spec, parse_seeds(spec.sweep.seeds)) / layout.SUMMARY).exists()
 
     heavy = [Task(None, sweep=x) for x in sweeps if not made(x)]
     out = heavy + [Task(v, sweep=x) for v in VARIANTS[:SWEEP_VARIANTS] for x in sweeps]

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from repro.store import keys
 from repro.base import machine
+from repro.store import layout
 from repro.store import results as R
 from repro.base.errors import ReproError
 from repro.config.spec import Spec, parse_seeds  # noqa: F401  (parse_seeds: part of this module's API)
@@ -123,7 +124,7 @@ def sweep_dir(spec: Spec, seeds: list[int]) -> Path:
     inputs = keys.training_inputs(spec)
     inputs["spec"].pop("seed")
     key = keys.digest({"training": inputs, "seeds": seeds})
-    return R.experiment_dir(spec) / f"sweep-{key}"
+    return layout.sweep_dir(spec.name, key)
 
 
 def row_of(record: dict, score: float, objectives: list[str]) -> dict:
@@ -189,10 +190,10 @@ def run_sweep(spec: Spec, seeds: list[int] | None = None, executor: Workers | No
         summary["selected_score"] = metrics["score"]
     summary["timings"] = {"total_s": time.perf_counter() - t0, "trained": len(todo), "cached": cached}
     out = sweep_dir(spec, seeds)
-    R.atomic_write_text(out / "summary.json", json.dumps(summary, indent=2) + "\n")
+    R.atomic_write_text(out / layout.SUMMARY, json.dumps(summary, indent=2) + "\n")
     cols = ["seed", *metric_keys, "model_sha256"]
     lines = [",".join(cols)] + [",".join(str(r.get(c, "")) for c in cols) for r in rows]
-    R.atomic_write_text(out / "runs.csv", "\n".join(lines) + "\n")
+    R.atomic_write_text(out / layout.RUNS, "\n".join(lines) + "\n")
     return out, summary
 
 

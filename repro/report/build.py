@@ -202,8 +202,8 @@ def build(jobs: int | None = None, log: Callable[[str], None] = _log) -> Path:
     from repro.report.figures import Painter, common_figures, experiment_figures
     from repro.base.progress import Stages
     from repro.store.results import atomic_write_text
-    from repro.base.paths import results_dir
     from repro.base.paths import ROOT
+    from repro.store.layout import timings_file
 
     stages = Stages()
     layout = read_layout()
@@ -236,6 +236,6 @@ def build(jobs: int | None = None, log: Callable[[str], None] = _log) -> Path:
     log(f"built in {stages.total():.1f}s; where the time went:\n{stages.table()}")
     with machine.pinned():
         env = machine.environment(ROOT)
-    atomic_write_text(results_dir() / "paper-timings.json",
+    atomic_write_text(timings_file(),
                       json.dumps({**stages.as_json(), "jobs": jobs, "environment": env}, indent=1) + "\n")
     return pdf

@@ -22,6 +22,8 @@ import numpy as np
 
 from repro.base.errors import ReproError
 from repro.base.paths import paper_dir
+from repro.store.layout import LOSSES, verification_file
+from repro.store.results import read_training_record
 from repro.base.progress import Stages
 from repro.config.spec import Spec, load_spec
 
@@ -109,7 +111,7 @@ class Experiment:
 
     def losses(self) -> np.ndarray:
         """The training loss at every step."""
-        return np.load(self.training_dir / "losses.npy")
+        return np.load(self.training_dir / LOSSES)
 
     def intervention_name(self, name: str) -> str:
         return KIND_NAMES.get(self.spec.interventions[name].kind, name)
@@ -136,7 +138,7 @@ def collect(layout: Layout, jobs: int | None = None, log: Log = print) -> dict[s
                         f"the report shows seed {seed}")
             selected = spec.with_seed(seed)
             path, metrics, _ = run_one(selected, progress=ProgressLine(f"{name} seed {seed}"), log=log)
-            training = json.loads((path.parent / "training.json").read_text())
+            training = read_training_record(path.parent)
             out[name] = Experiment(lay, selected, metrics, path, training, summary)
     return out
 
@@ -253,9 +255,7 @@ class Verification:
 
 
 def verification_path() -> Path:
-    from repro.base.paths import results_dir
-
-    return results_dir() / "verification.json"
+    return verification_file()
 
 
 def read_verification(path: Path | None = None) -> Verification:

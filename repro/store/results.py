@@ -1,16 +1,4 @@
-"""The result cache. One directory per trained model, named by its training key (repro.store.keys):
-
-    results/EXPERIMENT/TRAINING_KEY/
-        training.json        what training produced, the inputs it was keyed on, and the
-                             SHA-256 of every file beside it (written last: the commit)
-        model.pt             the trained state_dict (torch.load(..., weights_only=True))
-        losses.npy           the training loss of every step (float32), to locate a divergence
-        spec.toml            the resolved spec it was trained from
-        dopesheet.csv        its dopesheet, so the directory can be re-run from what it holds
-        env.json             what it was computed on
-        score-SCORE_KEY.json         its selection score (sweeps)
-        eval-EVALUATION_KEY/         its full evaluation (repro run)
-            metrics.json  per_color.csv  spec.toml
+"""Reading and writing the result cache (where each file lives: repro.store.layout).
 
 Every file is written to a unique temporary name and renamed into place, so a reader sees the
 old or the new file, never half of one, and two processes never share a temporary file. Every
@@ -37,16 +25,13 @@ import torch
 
 from repro.base.errors import ReproError
 from repro.base.files import regular_bytes, write_error
-from repro.base.paths import results_dir
 from repro.config.spec import Spec, to_toml
+from repro.store.layout import (
+    DOPESHEET, ENV, EVALUATION_GLOB, LOSSES, METRICS, MODEL, PER_COLOR, SCORE_GLOB, SPEC, TRAINING,
+)
 from repro.method.model import SphericalAutoencoder, fingerprint, from_bytes, to_bytes
 
-TRAINING = "training.json"
-METRICS = "metrics.json"
 
-
-def experiment_dir(spec: Spec) -> Path:
-    return results_dir() / spec.name
 
 
 def sha256_bytes(data: bytes) -> str:
@@ -116,11 +101,11 @@ def write_training(path: Path, spec: Spec, record: dict, model: torch.nn.Module,
     at any point leaves either the old result, the new one, or files that no record vouches
     for (redone on the next run), never a record beside a model it does not describe."""
     files = {
-        "model.pt": to_bytes(model),
-        "losses.npy": _npy(losses),
-        "spec.toml": to_toml(spec).encode(),
-        "dopesheet.csv": Path(spec.sheet.source).read_bytes(),
-        "env.json": _json(env).encode(),
+        MODEL: to_bytes(model),
+        LOSSES: _npy(losses),
+        SPEC: to_toml(spec).encode(),
+        DOPESHEET: Path(spec.sheet.source).read_bytes(),
+        ENV: _json(env).encode(),
     }
     record = sealed({**record, "files": {name: sha256_bytes(data) for name, data in files.items()}})
     staged: dict[str, str] = {}
@@ -131,7 +116,7 @@ def write_training(path: Path, spec: Spec, record: dict, model: torch.nn.Module,
         if replace:
             with contextlib.suppress(FileNotFoundError):
                 (path / TRAINING).unlink()  # from here on, nothing in the directory counts as valid
-            for derived in list(path.glob("score-*.json")) + list(path.glob("eval-*")):
+            for derived in list(path.glob(SCORE_GLOB)) + list(path.glob(EVALUATION_GLOB)):
                 if derived.is_dir() and not derived.is_symlink():
                     shutil.rmtree(derived, ignore_errors=True)  # another process may be removing it too
                 else:
@@ -171,8 +156,8 @@ def _npy(a: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
-def write_score(path: Path, key: str, record: dict) -> None:
-    atomic_write_text(path / f"score-{key}.json", _json(sealed(record)))
+def write_score(file: Path, record: dict) -> None:
+    atomic_write_text(file, _json(sealed(record)))
 
 
 def write_evaluation(path: Path, spec: Spec, metrics: dict, env: dict) -> dict:
@@ -181,9 +166,9 @@ def write_evaluation(path: Path, spec: Spec, metrics: dict, env: dict) -> dict:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise write_error(path, e) from None
-    atomic_write_text(path / "spec.toml", to_toml(spec))
-    atomic_write_text(path / "per_color.csv", per_color_csv(metrics))
-    atomic_write_text(path / "env.json", _json(env))
+    atomic_write_text(path / SPEC, to_toml(spec))
+    atomic_write_text(path / PER_COLOR, per_color_csv(metrics))
+    atomic_write_text(path / ENV, _json(env))
     atomic_write_text(path / METRICS, _json(metrics))
     return metrics
 
@@ -192,9 +177,9 @@ def refresh_export(path: Path, metrics: dict) -> bool:
     """per_color.csv is written from metrics.json for people to read and never read back: if it
     was edited or lost, write it again (True when it was)."""
     text = per_color_csv(metrics)
-    if regular_bytes(path / "per_color.csv") == text.encode("utf-8"):
+    if regular_bytes(path / PER_COLOR) == text.encode("utf-8"):
         return False
-    atomic_write_text(path / "per_color.csv", text)
+    atomic_write_text(path / PER_COLOR, text)
     return True
 
 
@@ -228,6 +213,15 @@ def _read_json(path: Path) -> dict | None:
     except (ValueError, RecursionError):
         return None
     return data if isinstance(data, dict) else None
+
+
+def read_training_record(path: Path) -> dict:
+    """The training record of a model folder that was just trained or checked (run_one's path's
+    parent); only its seal is checked here."""
+    record = _read_json(path / TRAINING)
+    if record is None or not _is_sealed(record):
+        raise ReproError(f"{path / TRAINING} is missing, damaged or was edited; run again to retrain it")
+    return record
 
 
 def read_training(path: Path, inputs: dict) -> Cached:
@@ -270,15 +264,15 @@ def read_derived(file: Path, inputs: dict, model_sha256: str) -> Cached:
 
 def load_model(path: Path, spec: Spec, record: dict | None = None) -> SphericalAutoencoder:
     """The trained model of a training directory (checked against its record when given)."""
-    data = regular_bytes(path / "model.pt")
+    data = regular_bytes(path / MODEL)
     if data is None:
-        raise ReproError(f"{path / 'model.pt'} is missing or not a regular file")
-    if record is not None and sha256_bytes(data) != record["files"]["model.pt"]:
-        raise ReproError(f"{path / 'model.pt'} does not match its training.json; run again to retrain it")
+        raise ReproError(f"{path / MODEL} is missing or not a regular file")
+    if record is not None and sha256_bytes(data) != record["files"][MODEL]:
+        raise ReproError(f"{path / MODEL} does not match its training.json; run again to retrain it")
     m = spec.model
     model = from_bytes(data, m.latent_dim, m.hidden_width, m.hidden_layers)
     if record is not None and fingerprint(model) != record["model_sha256"]:
-        raise ReproError(f"{path / 'model.pt'} is not the model its training.json describes")
+        raise ReproError(f"{path / MODEL} is not the model its training.json describes")
     return model
 
 

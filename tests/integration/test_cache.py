@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from repro.store import keys
+from repro.store import keys, layout
 from repro.store import results as R
 from repro.pipeline.runner import run_one, train_one
 from repro.config.spec import load_spec
@@ -128,7 +128,7 @@ def test_an_edited_sweep_record_is_not_trusted(cache):
     spec = load_spec(QUICK)
     _, first = run_sweep(spec, [0, 1, 2], evaluate_selected=False)
     loser = next(r for r in first["runs"] if r["seed"] != first["selected_seed"])
-    d = R.experiment_dir(spec) / loser["training_key"]
+    d = layout.training_dir(spec.name, loser["training_key"])
     [score_file] = d.glob("score-*.json")
     record = json.loads(score_file.read_text())
     record["score"] = 1.0  # an edit that would make this seed the selected one
@@ -178,7 +178,7 @@ def test_two_processes_writing_the_same_seed_leave_one_valid_result(cache):
     outs = [p.communicate(timeout=300) for p in procs]
     assert all(p.returncode == 0 for p in procs), [o[1][-1000:] for o in outs]
     spec = load_spec(QUICK)
-    [d] = [p for p in R.experiment_dir(spec).iterdir() if p.is_dir()]
+    [d] = [p for p in layout.experiment_dir(spec.name).iterdir() if p.is_dir()]
     assert R.read_training(d, keys.training_inputs(spec)).record is not None
     assert not list(d.rglob("*.tmp"))
     lines, log = collect()

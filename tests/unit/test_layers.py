@@ -3,6 +3,7 @@ layer or one below it, and no modules import each other in a loop. The layers, b
 the pipeline's order; a new module belongs to one of them (or the test says where it is)."""
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -78,3 +79,30 @@ def test_the_rule_sees_an_upward_import(tmp_path):
     f.write_text("def f():\n    from repro.pipeline.sweep import run_sweep\n")
     found = imports(f, modules())
     assert "repro.pipeline.sweep" in found and layer("repro.pipeline.sweep") > layer("repro.method.model")
+
+
+def _strings(f: Path) -> list[str]:
+    """The string constants of a module's code (docstrings left out: they may name files)."""
+    tree = ast.parse(f.read_bytes())
+    docs = {id(n.body[0].value) for n in ast.walk(tree)
+            if isinstance(n, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+            and n.body and isinstance(n.body[0], ast.Expr) and isinstance(n.body[0].value, ast.Constant)}
+    return [n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)
+            and id(n) not in docs]
+
+
+CACHE_NAMES = ("training.json", "metrics.json", "model.pt", "losses.npy", "summary.json", "runs.csv",
+               "per_color.csv", "score-", "eval-", "sweep-", "sensitivity-", "verification", "paper-timings")
+
+
+@pytest.mark.parametrize("module", sorted(m for m in GRAPH if m not in ("repro.store.layout", "repro")))
+def test_one_owner_for_cache_paths_and_variables(module):
+    # The cache's folders and file names are spelled in repro/store/layout.py alone, and the
+    # REPRO_* variables are read in repro/base/paths.py alone.
+    strings = _strings(modules()[module])
+    # a path or a piece of one has no spaces (a message that names a file is no path)
+    spelled = sorted({s for s in strings for name in CACHE_NAMES if name in s and not re.search(r"\s", s)
+                      and not s.endswith((".tex", ".j2"))})
+    assert not spelled, f"{module} spells cache paths {spelled}: ask repro.store.layout"
+    if module != "repro.base.paths":
+        assert not [s for s in strings if s.startswith("REPRO_")], f"{module} reads a REPRO_ variable itself"

@@ -1,0 +1,67 @@
+"""Where each result lives in the cache: the one module that spells its folders and file names.
+
+    results/EXPERIMENT/TRAINING_KEY/           one trained model
+        training.json  model.pt  losses.npy  spec.toml  dopesheet.csv  env.json
+        score-SCORE_KEY.json                   its selection score (sweeps)
+        eval-EVALUATION_KEY/                   its full evaluation
+            metrics.json  per_color.csv  spec.toml  env.json
+    results/EXPERIMENT/sweep-KEY/              summary.json  runs.csv
+    results/EXPERIMENT/sensitivity-{runs,sweeps}-KEY.json
+    results/verification.json                  (a subset or --quick: verification-partial.json)
+    results/paper-timings.json
+
+The keys come from repro.store.keys; the folder under all of it from repro.base.paths.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from repro.base.paths import results_dir
+
+# The files of a trained model's folder (training.json last: it vouches for the others).
+TRAINING, MODEL, LOSSES, SPEC, DOPESHEET, ENV = (
+    "training.json", "model.pt", "losses.npy", "spec.toml", "dopesheet.csv", "env.json")
+# The files of an evaluation's folder.
+METRICS, PER_COLOR = "metrics.json", "per_color.csv"
+# The files of a sweep's folder.
+SUMMARY, RUNS = "summary.json", "runs.csv"
+SCORE_GLOB, EVALUATION_GLOB = "score-*.json", "eval-*"
+
+
+def experiment_dir(experiment: str) -> Path:
+    return results_dir() / experiment
+
+
+def training_dir(experiment: str, key: str) -> Path:
+    return experiment_dir(experiment) / key
+
+
+def trained_models(experiment: str) -> list[Path]:
+    """Every training.json of an experiment's trained models (current or not)."""
+    return sorted(experiment_dir(experiment).glob(f"*/{TRAINING}"))
+
+
+def score_file(training: Path, key: str) -> Path:
+    return training / f"score-{key}.json"
+
+
+def evaluation_dir(training: Path, key: str) -> Path:
+    return training / f"eval-{key}"
+
+
+def sweep_dir(experiment: str, key: str) -> Path:
+    return experiment_dir(experiment) / f"sweep-{key}"
+
+
+def sensitivity_file(experiment: str, sweep: bool, key: str) -> Path:
+    return experiment_dir(experiment) / f"sensitivity-{'sweeps' if sweep else 'runs'}-{key}.json"
+
+
+def verification_file(results: Path | None = None, complete: bool = True) -> Path:
+    """verification.json for the whole registry; verification-partial.json for a subset."""
+    return (results or results_dir()) / ("verification.json" if complete else "verification-partial.json")
+
+
+def timings_file() -> Path:
+    return results_dir() / "paper-timings.json"
