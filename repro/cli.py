@@ -213,8 +213,9 @@ def verify(experiments, quick, show_all, jobs):
     any FAIL or on a claim that does not behave as registered.
     """
     from repro.fidelity import verify as V
-    from repro.fidelity.registry import load_registry
     from repro.base.paths import results_dir
+    from repro.fidelity.registry import load_registry
+    from repro.report.terminal import format_claims, format_models, format_table
 
     registry = load_registry()
     known = {e.experiment for e in registry.entries} | {x for c in registry.claims for x in c.experiments}
@@ -225,16 +226,16 @@ def verify(experiments, quick, show_all, jobs):
     report = V.verify(registry, V.Data(log=_log, jobs=jobs), list(experiments) or None, quick=quick)
     path = V.write_report(report, results_dir())
     entries = report["entries"]
-    click.echo(V.format_table(entries, only_problems=not show_all))
+    click.echo(format_table(entries, only_problems=not show_all))
     if report.get("experiments"):
         from repro.base.machine import current_platform
 
         click.echo(f"\nModels (selected seed's SHA-256 on platform {current_platform().id}; upstream's runs: "
                    "registry/fingerprints.toml):")
-        click.echo(V.format_models(report["experiments"]))
+        click.echo(format_models(report["experiments"]))
     if report["claims"]:
         click.echo("\nClaims (selected seed; how many of the sweep's seeds and of its Pareto front hold):")
-        click.echo(V.format_claims(report["claims"]))
+        click.echo(format_claims(report["claims"]))
     counts = ", ".join(f"{n} {s}" for s, n in report["counts"].items())
     click.echo(f"\nchecked {report['checked']} numbers: {counts}; {len(report['claims'])} claims")
     click.echo(f"wrote {path}")

@@ -372,39 +372,3 @@ def write_report(report: dict, results: Path) -> Path:
     fresh["date"] = datetime.now(timezone.utc).strftime("%Y-%m-%d")
     atomic_write_text(path, json.dumps(fresh, indent=1) + "\n")
     return path
-
-
-def format_table(checks: list[dict], only_problems: bool = False) -> str:
-    head = f"{'id':<46} {'published':>12} {'reproduced':>14} {'difference':>10} {'band':>8}  status"
-    lines = [head, "-" * len(head)]
-    for c in checks:
-        if only_problems and c["status"] == J.PASS:
-            continue
-        rep = "—" if c["reproduced"] is None else f"{c['reproduced']:.9g}"
-        diff = "—" if c["difference"] is None else f"{c['difference']:+.1e}"
-        band = "—" if c["band"] is None else f"±{c['band']:.0e}"
-        lines.append(f"{c['id']:<46} {c['published']:>12.9g} {rep:>14} {diff:>10} {band:>8}  {c['status']}")
-    return "\n".join(lines)
-
-
-def format_models(experiments: dict[str, dict]) -> str:
-    """Each experiment's selected model and how it compares with upstream's run on this platform."""
-    lines = []
-    for name, x in experiments.items():
-        fp = x.get("fingerprint") or {}
-        how = fp.get("status", NOT_MEASURED)
-        ref = fp.get("reference")
-        if ref:
-            how += f" (upstream's {fp['reference_platform']} run: {ref[:12]})"
-        lines.append(f"{name:<18} {(x.get('model_sha256') or '—')[:12]:<12}  {how}")
-    return "\n".join(lines)
-
-
-def format_claims(claims: list[dict]) -> str:
-    head = f"{'claim':<58} {'experiment':<16} {'selected':>9} {'k/60':>6} {'Pareto':>7}  verdict"
-    lines = [head, "-" * len(head)]
-    for c in claims:
-        v = "—" if c["selected_value"] is None else f"{c['selected_value']:.3g}"
-        lines.append(f"{c['claim'][:58]:<58} {c['experiment']:<16} {v:>9} {c['seeds_holding']:>3}/{c['seeds']:<2} "
-                     f"{c['pareto_holding']:>3}/{c['pareto']:<3}  {c['verdict']}")
-    return "\n".join(lines)

@@ -63,7 +63,7 @@ def test_lookup_and_expressions():
 
 
 def test_the_models_summary_names_the_reference_it_was_compared_with():
-    from repro.fidelity.verify import format_models
+    from repro.report.terminal import format_models
 
     out = format_models({
         "ex-a": {"model_sha256": "1" * 64, "fingerprint": {
