@@ -215,6 +215,7 @@ def verify(experiments, quick, show_all, jobs):
     from repro.fidelity import verify as V
     from repro.base.paths import results_dir
     from repro.fidelity.registry import load_registry
+    from repro.pipeline.workspace import Workspace
     from repro.report.terminal import format_claims, format_models, format_table
 
     registry = load_registry()
@@ -223,7 +224,7 @@ def verify(experiments, quick, show_all, jobs):
     if unknown:
         raise ReproError(f"no registry entries for {', '.join(unknown)}; registered: {', '.join(sorted(known))}")
     _writable_results()
-    report = V.verify(registry, V.Data(log=_log, jobs=jobs), list(experiments) or None, quick=quick)
+    report = V.verify(registry, Workspace(log=_log, jobs=jobs), list(experiments) or None, quick=quick)
     path = V.write_report(report, results_dir())
     entries = report["entries"]
     click.echo(format_table(entries, only_problems=not show_all))

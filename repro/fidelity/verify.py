@@ -9,13 +9,11 @@ on every seed of the 60-seed sweep and on the Pareto front.
 from __future__ import annotations
 
 import json
-import time
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Protocol
 
-from repro.config.spec import load_spec
 from repro.base.paths import ROOT
 from repro.fidelity import judge as J
 from repro.fidelity.expr import evaluate
@@ -31,106 +29,31 @@ NO_REFERENCE, NOT_MEASURED = "no upstream reference on this platform", "not meas
 # What the code computes
 
 
-NOISE_BANDS, SEED_EVALUATIONS = "noise bands", "every seed's evaluation (claims)"
+class Results(Protocol):
+    """What verify reads: each experiment's spec, selected run, sweep, every seed's evaluation
+    and noise bands (repro.pipeline.workspace computes them, or reuses the cache's)."""
 
+    bands: bool  # whether noise bands are measured at all
 
-class Data:
-    """The results verify reads, computed (or reused from the cache) on first use."""
+    def run(self, experiment: str) -> dict: ...
 
-    def __init__(self, log: Callable[[str], None] | None = None, jobs: int | None = None, bands: bool = True,
-                 sweep_bands: bool = True):
-        self.log, self.jobs, self.bands, self.sweep_bands = log, jobs, bands, sweep_bands
-        self._cache: dict = {}
-        self.seconds: dict[str, float] = {}  # time spent computing noise bands and per-seed evaluations
-
-    def _timed(self, what: str, fn):
-        t0 = time.perf_counter()
-        try:
-            return fn()
-        finally:
-            self.seconds[what] = self.seconds.get(what, 0.0) + time.perf_counter() - t0
-
-    def _get(self, key, make):
-        if key not in self._cache:
-            self._cache[key] = make()
-        return self._cache[key]
-
-    def spec(self, experiment: str):
-        return self._get(("spec", experiment), lambda: load_spec(experiment))
-
-    def run(self, experiment: str) -> dict:
-        from repro.base.progress import ProgressLine
-        from repro.pipeline.runner import run_one
-
-        def make():
-            spec = self.spec(experiment)
-            progress = ProgressLine(f"{experiment} seed {spec.seed}") if self.log else None
-            return run_one(spec, progress=progress, log=self.log)[1]
-
-        return self._get(("run", experiment), make)
-
-    def sweep(self, experiment: str) -> dict:
-        return self._get(("sweep", experiment), lambda: self._sweep(experiment))
-
-    def _sweep(self, experiment: str) -> dict:
-        from repro.pipeline.executors import running
-        from repro.pipeline.sweep import run_sweep
-
-        with running("local", self.jobs) as ex:
-            return run_sweep(self.spec(experiment), executor=ex, progress=self.log, log=self.log)[1]
+    def sweep(self, experiment: str) -> dict: ...
 
     def scope(self, experiment: str, scope: str) -> dict:
-        if scope == "run":
-            return self.run(experiment)
-        if scope == "sweep":
-            return self.sweep(experiment)
-        return self.spec(experiment).model_dump(mode="json")
+        """The result a registry path's scope names: the run, the sweep or the spec."""
+        ...
 
     def draws(self, experiment: str, scope: str) -> list[dict] | None:
-        """The same results under the default kernels and each kernel variant, or None."""
-        from repro.pipeline import sensitivity as S
+        """The same result under the default kernels and each kernel variant, or None."""
+        ...
 
-        if scope == "spec" or not self.bands:
-            return None
-        sweep = scope == "sweep"
-        if sweep and (experiment not in S.SWEEP_EXPERIMENTS or not self.sweep_bands):
-            return None
+    def prefetch_draws(self, experiments: list[str], sweeps: bool) -> None: ...
 
-        def make():
-            data = S.run_sensitivity(experiment, sweep=sweep, jobs=self.jobs or 2, log=self.log)
-            return [v[scope] for v in data["variants"]]
-
-        return self._get(("draws", experiment, scope), make)
-
-    def prefetch_draws(self, experiments: list[str], sweeps: bool) -> None:
-        """Compute every missing noise band of `experiments` in one pass (one process per kernel
-        variant and kind of work, rather than per experiment)."""
-        from repro.pipeline import sensitivity as S
-
-        if not self.bands or not experiments:
-            return
-        done = self._timed(NOISE_BANDS, lambda: S.run_all(experiments, sweeps=sweeps and self.sweep_bands,
-                                                          jobs=self.jobs or 2, log=self.log))
-        for (x, sweep), data in done.items():
-            scope = "sweep" if sweep else "run"
-            self._cache.setdefault(("draws", x, scope), [v[scope] for v in data["variants"]])
-
-    def sensitivity(self, experiment: str, sweep: bool) -> dict | None:
-        from repro.pipeline import sensitivity as S
-
-        return S.cached(self.spec(experiment), sweep)
+    def sensitivity(self, experiment: str, sweep: bool) -> dict | None: ...
 
     def seeds(self, experiment: str) -> dict[int, dict]:
         """Every seed's full evaluation (for the claims)."""
-        def make():
-            from repro.pipeline.executors import running
-            from repro.pipeline.sweep import evaluate_all
-
-            summary = self.sweep(experiment)
-            with running("local", self.jobs) as ex:
-                return evaluate_all(self.spec(experiment), summary["seeds"], ex, self.log)
-
-        return self._get(("seeds", experiment), lambda: self._timed(SEED_EVALUATIONS, make))
+        ...
 
 
 # ---------------------------------------------------------------------------------------------
@@ -162,7 +85,7 @@ def _value(entry: Entry, data) -> float:
     return float(evaluate(entry.path.partition(":")[2], data))
 
 
-def check_numbers(entries: list[Entry], data: Data) -> list[Check]:
+def check_numbers(entries: list[Entry], data: Results) -> list[Check]:
     values: dict[str, float | Exception] = {}
     spreads: dict[str, float | None] = {}
     ranges: dict[str, list[float]] = {}
@@ -238,7 +161,7 @@ def _holds(predicate: str, metrics: dict) -> bool | None:
         return None
 
 
-def check_claims(claims, data: Data, experiments: list[str] | None = None) -> list[ClaimResult]:
+def check_claims(claims, data: Results, experiments: list[str] | None = None) -> list[ClaimResult]:
     out = []
     for c in claims:
         for x in c.experiments:
@@ -271,7 +194,7 @@ def check_claims(claims, data: Data, experiments: list[str] | None = None) -> li
 # The whole verification
 
 
-def experiment_summaries(checks: list[Check], data: Data) -> dict:
+def experiment_summaries(checks: list[Check], data: Results) -> dict:
     from repro.fidelity import upstream
     from repro.base.machine import current_platform
 
@@ -315,7 +238,7 @@ def _chaotic(checks: list[Check]) -> bool:
     return J.chaotic([(c.published, c.decimals, c.spread) for c in checks])
 
 
-def verify(registry: Registry, data: Data, experiments: list[str] | None = None, quick: bool = False) -> dict:
+def verify(registry: Registry, data: Results, experiments: list[str] | None = None, quick: bool = False) -> dict:
     entries = [e for e in registry.entries if (not experiments or e.experiment in experiments)
                and not (quick and e.scope == "sweep")]
     data.prefetch_draws(sorted({e.experiment for e in entries if e.scope in ("run", "sweep")}),

@@ -275,17 +275,11 @@ def run_verification(data: dict[str, Experiment], jobs: int | None = None, log: 
     its noise bands and per-seed evaluations took goes to `stages` as parts of their own."""
     from repro.fidelity import verify as V
     from repro.fidelity.registry import load_registry
+    from repro.pipeline.workspace import Workspace
     from repro.base.paths import results_dir
 
-    class Collected(V.Data):
-        def run(self, experiment: str) -> dict:
-            return data[experiment].metrics if experiment in data else super().run(experiment)
-
-        def sweep(self, experiment: str) -> dict:
-            e = data.get(experiment)
-            return e.sweep if e is not None and e.sweep is not None else super().sweep(experiment)
-
-    reader = Collected(log=log, jobs=jobs)
+    reader = Workspace(log=log, jobs=jobs, runs={x: e.metrics for x, e in data.items()},
+                       sweeps={x: e.sweep for x, e in data.items() if e.sweep is not None})
     try:
         return V.write_report(V.verify(load_registry(), reader), results_dir())
     finally:

@@ -13,6 +13,7 @@ import pytest
 
 from repro.fidelity import verify as V
 from repro.fidelity.registry import load_registry
+from repro.pipeline.workspace import Workspace
 from repro.report.terminal import format_table
 from repro.store.results import read_metrics
 from repro.pipeline.runner import run_one
@@ -32,7 +33,7 @@ EXPERIMENTS = sorted({e.experiment for e in load_registry().entries})
 
 @pytest.mark.parametrize("experiment", EXPERIMENTS)
 def test_registry_numbers_reproduce(results, experiment):
-    report = V.verify(load_registry(), V.Data(), [experiment], quick=True)
+    report = V.verify(load_registry(), Workspace(), [experiment], quick=True)
     assert report["checked"], f"no registry entries for {experiment}"
     assert not report["failed"], format_table([c for c in report["entries"] if c["status"] == "FAIL"])
     # Every run-level entry of this experiment was judged with a measured band.

@@ -106,3 +106,10 @@ def test_one_owner_for_cache_paths_and_variables(module):
     assert not spelled, f"{module} spells cache paths {spelled}: ask repro.store.layout"
     if module != "repro.base.paths":
         assert not [s for s in strings if s.startswith("REPRO_")], f"{module} reads a REPRO_ variable itself"
+
+
+def test_verification_never_trains():
+    # verify reads results through a protocol (repro.fidelity.verify.Results); whatever computes
+    # them (repro.pipeline.workspace) stands below it and is handed in
+    reached = {n for m in GRAPH if m.startswith("repro.fidelity.") for n in GRAPH[m]}
+    assert not sorted(n for n in reached if n.startswith(("repro.pipeline", "repro.engine")))
