@@ -76,7 +76,7 @@ def _validate(n, expr: str) -> None:
             raise ExpressionError(f"{expr!r}: only numbers may be written literally")
 
 
-def evaluate(expr: str, data):
+def value_of(expr: str, data):
     """The value of `expr` over `data` (a number, or a bool for a comparison)."""
     if "{" not in expr and _PATH.fullmatch(expr):
         return float(lookup(data, expr.strip()))

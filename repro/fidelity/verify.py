@@ -16,7 +16,7 @@ from typing import Protocol
 
 from repro.base.paths import ROOT
 from repro.fidelity import judge as J
-from repro.fidelity.expr import evaluate
+from repro.fidelity.expr import value_of
 from repro.store.layout import verification_file
 from repro.fidelity.registry import Entry, Registry
 
@@ -82,7 +82,7 @@ class Check:
 
 
 def _value(entry: Entry, data) -> float:
-    return float(evaluate(entry.path.partition(":")[2], data))
+    return float(value_of(entry.path.partition(":")[2], data))
 
 
 def check_numbers(entries: list[Entry], data: Results) -> list[Check]:
@@ -156,7 +156,7 @@ class ClaimResult:
 
 def _holds(predicate: str, metrics: dict) -> bool | None:
     try:
-        return bool(evaluate(predicate, metrics))
+        return bool(value_of(predicate, metrics))
     except (KeyError, IndexError, TypeError, ValueError, ZeroDivisionError):
         return None
 
@@ -174,7 +174,7 @@ def check_claims(claims, data: Results, experiments: list[str] | None = None) ->
             holds = {s: _holds(c.predicate, m) for s, m in per_seed.items()}
             front = summary["pareto_seeds"]
             try:
-                value = float(evaluate(c.value, selected))
+                value = float(value_of(c.value, selected))
             except (KeyError, IndexError, TypeError, ValueError, ZeroDivisionError):
                 value = None
             sel = _holds(c.predicate, selected)

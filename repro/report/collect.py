@@ -174,7 +174,9 @@ class PublishedNumber:
 
 
 @dataclass
-class Registry:
+class Published:
+    """The registry's tables and numbers as the report prints them beside the reproduced ones."""
+
     tables: dict[str, PublishedTable]
     numbers: list[PublishedNumber]
 
@@ -189,7 +191,7 @@ class Registry:
         return max(found, key=lambda n: n.precision) if found else None
 
 
-def read_registry(directory: Path | None = None) -> Registry:
+def read_registry(directory: Path | None = None) -> Published:
     """The published tables and numbers the report prints beside what was reproduced."""
     from repro.fidelity.registry import registry_files
 
@@ -200,7 +202,7 @@ def read_registry(directory: Path | None = None) -> Registry:
                                           {str(r[0]): [float(v) for v in r[1:]] for r in t.rows})
         for n in data.number:
             numbers.append(PublishedNumber(n.id, n.experiment, n.path, float(n.value), int(n.decimals)))
-    return Registry(tables, numbers)
+    return Published(tables, numbers)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -208,7 +210,9 @@ def read_registry(directory: Path | None = None) -> Registry:
 
 
 @dataclass(frozen=True)
-class Check:
+class VerifiedNumber:
+    """One number of results/verification.json as the report lists it."""
+
     id: str
     experiment: str
     source: str
@@ -221,7 +225,7 @@ class Check:
 
 @dataclass
 class Verification:
-    checks: list[Check] = field(default_factory=list)
+    checks: list[VerifiedNumber] = field(default_factory=list)
     models: dict[str, str] = field(default_factory=dict)  # experiment -> model_sha256 it checked
 
     @classmethod
@@ -229,7 +233,7 @@ class Verification:
         """The one reader of the verification report's format. Reports list their checks as
         "entries" (earlier ones as "records", with "note" for "reason")."""
         records = data["entries"] if "entries" in data else data.get("records", [])
-        checks = [Check(id=r["id"], experiment=r.get("experiment", ""), source=r.get("source", ""),
+        checks = [VerifiedNumber(id=r["id"], experiment=r.get("experiment", ""), source=r.get("source", ""),
                         published=r.get("published"), reproduced=r.get("reproduced"),
                         difference=r.get("difference"), status=str(r.get("status", "")),
                         note=r.get("reason") or r.get("note") or "")
@@ -238,14 +242,14 @@ class Verification:
         return cls(checks, models)
 
     @cached_property
-    def by_id(self) -> dict[str, Check]:
+    def by_id(self) -> dict[str, VerifiedNumber]:
         return {c.id: c for c in self.checks}
 
     def status(self, check_id: str) -> str | None:
         c = self.by_id.get(check_id)
         return None if c is None else c.status
 
-    def counts(self, checks: list[Check] | None = None) -> dict[str, int]:
+    def counts(self, checks: list[VerifiedNumber] | None = None) -> dict[str, int]:
         """Checks per status, most common first."""
         return dict(Counter(c.status for c in (self.checks if checks is None else checks)).most_common())
 

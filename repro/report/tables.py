@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from repro.report.collect import Check, Experiment, Layout, PaperTable, Registry, Verification
+from repro.report.collect import VerifiedNumber, Experiment, Layout, PaperTable, Published, Verification
 from repro.report.latex import render
 
 # verification status -> the LaTeX macro that styles a value with it (defined in paper/main.tex)
@@ -60,7 +60,7 @@ def _colour(name: str) -> dict:
     return {"name": name, "hex": c.hex}
 
 
-def paper_table(pt: PaperTable, data: dict[str, Experiment], registry: Registry, verification: Verification) -> str:
+def paper_table(pt: PaperTable, data: dict[str, Experiment], registry: Published, verification: Verification) -> str:
     """One of the paper's tables: parts side by side, each a registry table of one experiment."""
     groups, headers = [], []
     rows = [{**_colour(r), "cells": []} for r in pt.rows]
@@ -74,7 +74,7 @@ def paper_table(pt: PaperTable, data: dict[str, Experiment], registry: Registry,
     return render("paper_table.tex.j2", id=pt.id, caption=pt.caption, groups=groups, headers=headers, rows=rows)
 
 
-def colour_table(e: Experiment, registry: Registry, verification: Verification) -> str:
+def colour_table(e: Experiment, registry: Published, verification: Verification) -> str:
     """All 17 colours and every intervention of an experiment, beside the published table."""
     table = registry.table(e.layout.colours)
     columns = list(table.columns) + [f"{n}.delta" for n in e.spec.interventions if f"{n}.delta" not in table.columns]
@@ -83,7 +83,7 @@ def colour_table(e: Experiment, registry: Registry, verification: Verification) 
     return render("colours.tex.j2", e=e, source=table.source, headers=[_header(e, c) for c in columns], rows=rows)
 
 
-def _published(registry: Registry, verification: Verification, experiment: str, path: str) -> dict | None:
+def _published(registry: Published, verification: Verification, experiment: str, path: str) -> dict | None:
     n = registry.number(experiment, path)
     if n is None:
         return None
@@ -101,7 +101,7 @@ def _selected(e: Experiment, metric: str):
     return m["val_losses"].get(metric), f"run:val_losses.{metric}"
 
 
-def sweeps_table(data: dict[str, Experiment], registry: Registry, verification: Verification) -> str:
+def sweeps_table(data: dict[str, Experiment], registry: Published, verification: Verification) -> str:
     """Each experiment's selected run and sweep statistics (score, Pareto objectives, labels)."""
     blocks = []
     for e in data.values():
@@ -135,7 +135,7 @@ def keyframes(e: Experiment) -> list[dict]:
 # Verification listing (the appendix; also tables/verification.tex from `repro verify`)
 
 
-def _group(c: Check) -> tuple[int, str]:
+def _group(c: VerifiedNumber) -> tuple[int, str]:
     paper = c.source.lower().startswith("paper")
     return (0 if paper else 1, f"{'Paper' if paper else 'Notebooks'}: {c.experiment}")
 
@@ -154,14 +154,14 @@ def verification_listing(verification: Verification, order: list[str] | None = N
     """Every check, grouped by source document and experiment, with subtotals per group; a run
     of checks from one source prints the source (and the ids' shared prefix) once."""
     exp_rank = {name: i for i, name in enumerate(order or [])}
-    groups: dict[tuple, list[Check]] = {}
+    groups: dict[tuple, list[VerifiedNumber]] = {}
     for c in verification.checks:
         kind, title = _group(c)
         groups.setdefault((kind, exp_rank.get(c.experiment, len(exp_rank)), c.experiment, title), []).append(c)
     out = []
     for key in sorted(groups):
         checks = groups[key]
-        runs: list[list[Check]] = []
+        runs: list[list[VerifiedNumber]] = []
         for c in checks:
             if runs and runs[-1][0].source == c.source:
                 runs[-1].append(c)
@@ -184,7 +184,7 @@ def _summary(counts: dict[str, int]) -> str:
 # ---------------------------------------------------------------------------------------------
 
 
-def write_tables(data: dict[str, Experiment], layout: Layout, registry: Registry, verification: Verification,
+def write_tables(data: dict[str, Experiment], layout: Layout, registry: Published, verification: Verification,
                  out: Path) -> list[str]:
     """Render every table into `out`; returns the file names."""
     from repro.store.results import atomic_write_text

@@ -5,7 +5,7 @@ import math
 import pytest
 
 from repro.fidelity import judge as J
-from repro.fidelity.expr import ExpressionError, check_syntax, evaluate, lookup
+from repro.fidelity.expr import ExpressionError, check_syntax, lookup, value_of
 
 
 @pytest.mark.parametrize("published, decimals, reproduced, spread, chaotic, status", [
@@ -52,9 +52,9 @@ def test_lookup_and_expressions():
             "runs": [{"seed": 40, "score": 0.98}], "label_counts": {"red": 73, "total": 96064}}
     assert lookup(data, "per_color[red].latent.1") == 0.1
     assert lookup(data, "runs[seed=40].score") == 0.98
-    assert evaluate("100 * {label_counts.red} / {label_counts.total}", data) == pytest.approx(100 * 73 / 96064)
-    assert evaluate("abs({per_color[red].ablation.delta} - 0.3333333333333333) <= 0.0102", data) is True
-    assert evaluate("max(abs({per_color[red].latent.0}), 0.5) >= 0.9 and not {runs[seed=40].score} < 0.9", data)
+    assert value_of("100 * {label_counts.red} / {label_counts.total}", data) == pytest.approx(100 * 73 / 96064)
+    assert value_of("abs({per_color[red].ablation.delta} - 0.3333333333333333) <= 0.0102", data) is True
+    assert value_of("max(abs({per_color[red].latent.0}), 0.5) >= 0.9 and not {runs[seed=40].score} < 0.9", data)
     with pytest.raises(KeyError):
         lookup(data, "runs[seed=41].score")
     for bad in ("__import__('os')", "{a}.__class__", "open({a})", "{a} if {b} else 1", "'x' == {a}"):
