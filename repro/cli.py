@@ -31,6 +31,7 @@ class ReproGroup(click.Group):
     """Print user errors as one line (no traceback) and exit 2; Ctrl-C exits 130."""
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        """Run the CLI: usage errors as one line with exit 2, Ctrl-C during teardown as exit 130."""
         if not standalone_mode:  # a caller that handles click's exceptions itself
             return super().main(args, prog_name, complete_var, standalone_mode, **extra)
         try:
@@ -56,6 +57,8 @@ class ReproGroup(click.Group):
         sys.exit(code)
 
     def invoke(self, ctx):
+        """Run a subcommand: a ReproError as one line and exit 2, Ctrl-C as a note on what was kept and
+        exit 130."""
         try:
             return super().invoke(ctx)
         except ReproError as e:

@@ -47,6 +47,8 @@ def _cpuinfo(field: str) -> str:
 
 @dataclass(frozen=True)
 class Platform:
+    """The CPU kind that decides which kernels torch runs, and so a trained model's bits."""
+
     vendor: str  # GenuineIntel, AuthenticAMD, ...
     capability: str  # torch's kernel capability: AVX512, AVX2, DEFAULT, ...
     kernel_env: tuple[tuple[str, str], ...]  # kernel-choosing variables that are set
@@ -62,12 +64,14 @@ class Platform:
 
 
 def current_platform() -> Platform:
+    """This machine's platform, with the kernel-choosing variables that are set."""
     env = tuple((k, os.environ[k]) for k in KERNEL_VARIABLES if os.environ.get(k))
     return Platform(_cpuinfo("vendor_id") or _platform.processor(), torch.backends.cpu.get_cpu_capability(), env,
                     _cpuinfo("model name") or _platform.processor(), _platform.machine())
 
 
 def cores() -> int:
+    """The cores this process may run on (its affinity, not the machine's count)."""
     try:
         return len(os.sched_getaffinity(0))
     except AttributeError:
@@ -76,11 +80,14 @@ def cores() -> int:
 
 @dataclass(frozen=True)
 class Settings:
+    """torch's intra-op thread count and deterministic-algorithms flag."""
+
     threads: int
     deterministic: bool
 
 
 def current_settings() -> Settings:
+    """torch's settings as they stand in this process."""
     return Settings(torch.get_num_threads(), torch.are_deterministic_algorithms_enabled())
 
 
@@ -111,6 +118,7 @@ def _deterministic(mode: bool, warn_only: bool = False) -> None:
 
 
 def git_sha(root: Path) -> str | None:
+    """The checked-out commit of `root`, or None outside a git checkout."""
     try:
         out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5)
         return out.stdout.strip() or None

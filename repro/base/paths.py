@@ -24,24 +24,30 @@ def _folder(variable: str, default: str) -> Path:
 
 
 def experiments_dir() -> Path:
+    """Experiment specs and dopesheets (REPRO_EXPERIMENTS, else experiments/)."""
     return _folder("REPRO_EXPERIMENTS", "experiments")
 
 
 def registry_dir() -> Path:
+    """Published numbers, claims and fingerprints (REPRO_REGISTRY, else registry/)."""
     return _folder("REPRO_REGISTRY", "registry")
 
 
 def results_dir() -> Path:
+    """The result cache (REPRO_RESULTS, else results/)."""
     return _folder("REPRO_RESULTS", "results")
 
 
 def paper_dir() -> Path:
+    """The report's LaTeX sources and layout (REPRO_PAPER, else paper/)."""
     return _folder("REPRO_PAPER", "paper")
 
 
 def figures_dir() -> Path:
+    """The report's generated figures (REPRO_FIGURES, else figures/)."""
     return _folder("REPRO_FIGURES", "figures")
 
 
 def tables_dir() -> Path:
+    """The report's generated tables (REPRO_TABLES, else tables/)."""
     return _folder("REPRO_TABLES", "tables")

@@ -44,6 +44,7 @@ class Stages:
 
     @contextlib.contextmanager
     def stage(self, name: str) -> Iterator[None]:
+        """Time the block as the stage `name` (added up if the name comes again)."""
         t0 = time.perf_counter()
         before = dict(self._parts)
         self.rows.setdefault(name, 0.0)  # listed before the parts timed inside it
@@ -59,13 +60,16 @@ class Stages:
         self.rows[name] = self.rows.get(name, 0.0) + seconds
 
     def total(self) -> float:
+        """Wall seconds since the stages began."""
         return time.perf_counter() - self.t0
 
     def table(self) -> str:
+        """A plain-text table of the stages, their parts and the total."""
         total = self.total()
         width = max(len(k) for k in [*self.rows, "total"])
         lines = [f"{k:<{width}}  {v:7.1f}s  {100 * v / total:3.0f}%" for k, v in self.rows.items()]
         return "\n".join([*lines, f"{'total':<{width}}  {total:7.1f}s"])
 
     def as_json(self) -> dict:
+        """The stages' seconds as a JSON-ready dict (results/paper-timings.json)."""
         return {"stages_s": {k: round(v, 2) for k, v in self.rows.items()}, "total_s": round(self.total(), 2)}

@@ -37,6 +37,7 @@ class Strict(BaseModel):
 
 
 def unit_vector(field: str, v: list[float], dim: int) -> Problems:
+    """Problems of a direction: `dim` entries, unit norm within UNIT_TOLERANCE."""
     if len(v) != dim:
         yield field, f"must be a list of {dim} numbers (model.latent_dim), got {len(v)}"
         return
@@ -46,6 +47,8 @@ def unit_vector(field: str, v: list[float], dim: int) -> Problems:
 
 
 def latent_dims(field: str, dims: list[int], dim: int, allow_all: bool = True) -> Problems:
+    """Problems of a list of latent dimensions: at least one, distinct, in 0..dim-1 (and not all of them
+    unless allow_all)."""
     if not dims:
         yield field, "must name at least one latent dimension"
     elif any(not 0 <= d < dim for d in dims) or len(set(dims)) != len(dims):
@@ -55,6 +58,7 @@ def latent_dims(field: str, dims: list[int], dim: int, allow_all: bool = True) -
 
 
 def finite(field: str, x: float, low: float = -math.inf, high: float = math.inf, what: str = "") -> Problems:
+    """Problems of a number: finite and within [low, high] (`what` words the rule in the message)."""
     if not math.isfinite(x) or not low <= x <= high:
         bounds = what or f"a finite number in [{low:g}, {high:g}]"
         yield field, f"must be {bounds}, got {x!r}"

@@ -32,6 +32,8 @@ MAX_STEP = 1_000_000  # a schedule of a million steps; beyond that a typo is lik
 
 @dataclass(frozen=True)
 class Keyframe:
+    """A value a property takes at a step."""
+
     step: int
     value: float
 
@@ -48,6 +50,8 @@ class Track:
 
 @dataclass(frozen=True)
 class Dopesheet:
+    """Keyframed schedules, one track per property, over a number of steps."""
+
     tracks: tuple[Track, ...]
     steps: tuple[int, ...]  # resolved STEP of every row, in file order
     phases: tuple[tuple[int, str], ...]
@@ -59,15 +63,18 @@ class Dopesheet:
 
     @property
     def props(self) -> tuple[str, ...]:
+        """The properties the dopesheet schedules, in column order."""
         return tuple(t.name for t in self.tracks)
 
     def track(self, name: str) -> Track:
+        """The track of a property (SpecError if there is none)."""
         for t in self.tracks:
             if t.name == name:
                 return t
         raise KeyError(name)
 
     def value(self, prop: str, t: float) -> float:
+        """A property's value at step t, interpolated between its keyframes."""
         return track_value(self.track(prop), t)
 
     def realize(self, n_steps: int | None = None) -> dict[str, list[float]]:
@@ -106,6 +113,8 @@ def _effective_keys(track: Track) -> list[Keyframe]:
 
 
 def track_value(track: Track, t: float, keys: list[Keyframe] | None = None) -> float:
+    """A track's value at step t: held before its first key and after its last, eased between keys (floored
+    at 1e-10 in log space)."""
     keys = _effective_keys(track) if keys is None else keys
     if not keys:
         return 0.0
@@ -185,6 +194,7 @@ def resolve_steps(raw: list[str], source: str = "<dopesheet>") -> list[int]:
 
 
 def parse_dopesheet(text: str, source: str = "<dopesheet>") -> Dopesheet:
+    """A dopesheet from CSV text (a step column, then a column per property; `source` names it in errors)."""
     rows = list(csv.reader(text.splitlines()))
     rows = [r for r in rows if any(c.strip() for c in r)] if rows else rows
     if not rows:
@@ -251,6 +261,7 @@ def parse_dopesheet(text: str, source: str = "<dopesheet>") -> Dopesheet:
 
 
 def load_dopesheet(path: Path) -> Dopesheet:
+    """A dopesheet from a CSV file, with one-line errors naming the file."""
     from repro.base.files import read_text
 
     return parse_dopesheet(read_text(Path(path), "dopesheet").removeprefix("\ufeff"), str(path))  # a BOM is no column

@@ -61,12 +61,16 @@ class About(Strict):
 
 
 class ModelSpec(Strict):
+    """The autoencoder's shape: latent width, hidden width and hidden layers."""
+
     latent_dim: int
     hidden_width: int
     hidden_layers: int
 
 
 class DataSpec(Strict):
+    """The training colours and how they are batched."""
+
     grid: int  # training colours: linspace(0, 1, grid)^3
     batch_size: int
     loader_workers: int  # upstream's DataLoader workers: each had its own label random stream
@@ -82,6 +86,8 @@ class LabelSpec(Strict):
 
 
 class ValidationSpec(Strict):
+    """The validation colours and how often validation runs."""
+
     colors: Literal["cell-centres", "grid"]
     grid: int
     batch_size: int
@@ -99,6 +105,8 @@ class LossCube(Strict):
 
 
 class EvaluationSpec(Strict):
+    """What an evaluation measures: the concept, the similarity and the cubes it uses."""
+
     concept_hsv: list[float]
     similarity: Literal["angular", "cosine"]
     correlation_cube: Literal["rgb", "loss"]  # rgb: the 20^3 RGB cube
@@ -115,6 +123,8 @@ class ScoreSpec(Strict):
 
 
 class SweepSpec(Strict):
+    """A sweep's seeds and the objectives its Pareto front is taken over."""
+
     seeds: str
     minimize: list[str]
     maximize: list[str]
@@ -128,6 +138,8 @@ class FiguresSpec(Strict):
 
 
 class Spec(Strict):
+    """An experiment as declared: every field of its TOML, checked whole, plus its dopesheet."""
+
     dopesheet: str
     seed: int
     about: About = About()
@@ -149,19 +161,23 @@ class Spec(Strict):
 
     @property
     def name(self) -> str:
+        """The experiment's name (its file's stem)."""
         return self._name
 
     @property
     def source(self) -> str:
+        """The file the spec was read from."""
         return self._source
 
     @property
     def sheet(self) -> Dopesheet:
+        """The spec's dopesheet: learning rate and regulariser weights per step."""
         if self._sheet is None:
             raise SpecError(f"{self._name or 'this spec'}: no dopesheet loaded (specs come from load_spec)")
         return self._sheet
 
     def with_seed(self, seed: int) -> Spec:
+        """The same spec with another seed."""
         return self.model_copy(update={"seed": seed})
 
     def problems(self, spec: Any = None) -> Problems:
@@ -353,6 +369,7 @@ def _flatten(d: dict, prefix: str = "") -> dict[str, Any]:
 
 
 def parse_override(item: str) -> tuple[str, Any]:
+    """One `--set key=value` override as (dotted key, TOML value)."""
     if "=" not in item:
         raise SpecError(f"--set {item!r}: expected dotted.key=value")
     key, text = item.split("=", 1)
@@ -371,6 +388,7 @@ def _raw_text(value) -> str:
 
 
 def apply_overrides(data: dict, overrides: list[tuple[str, Any]]) -> dict:
+    """A copy of the spec's data with the overrides applied (a key that does not exist is an error)."""
     data = json.loads(json.dumps(data))
     for key, value in overrides:
         flat = _flatten(data)
@@ -400,6 +418,8 @@ def validate(data: dict, where: str) -> Spec:
 
 
 def load_spec(name_or_path: str, overrides: list[str] | None = None, seed: int | None = None) -> Spec:
+    """An experiment by name or path, resolved through `extends`, overridden, checked whole, with its
+    dopesheet."""
     path = _locate(name_or_path)
     raw, sheet_owner = _raw(path)
     where = str(path)

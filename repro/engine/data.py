@@ -28,6 +28,7 @@ def label_probabilities(spec: Spec, rgb: np.ndarray) -> dict[str, Tensor]:
 
 
 def validation_set(spec: Spec) -> ValidationSet:
+    """The spec's validation colours with their exact labels."""
     v = spec.validation
     rgb = C.cell_centres_with_corners(v.grid) if v.colors == "cell-centres" else C.rgb_cube(v.grid).reshape(-1, 3)
     labels = {name: torch.tensor(C.ATTRIBUTES[lab.attribute](rgb) == 1, dtype=torch.float32)
@@ -36,6 +37,7 @@ def validation_set(spec: Spec) -> ValidationSet:
 
 
 def regularizers(spec: Spec) -> list[Regularizer]:
+    """The spec's regularisers, built, in spec order."""
     return [r.build(name) for name, r in spec.regularizers.items()]
 
 

@@ -28,6 +28,8 @@ BIG_BATCH = 8192
 
 @dataclass
 class Inference:
+    """What a model (after an intervention) gives for some colours."""
+
     recon: np.ndarray  # float32 [N, 3]
     latents: np.ndarray  # float32 [N, E], after the intervention
     mse: np.ndarray  # float32 [N]
@@ -51,11 +53,14 @@ def infer(model: SphericalAutoencoder, rgb: np.ndarray, intervene: LatentMap | N
 
 @dataclass(frozen=True)
 class Correlation:
+    """A Pearson correlation and its p-value."""
+
     r: float
     p: float
 
     @property
     def r2(self) -> float:
+        """The squared correlation."""
         return self.r * self.r
 
 
@@ -103,6 +108,7 @@ def _generator(seed: int) -> torch.Generator:
 
 
 def loss_cube(spec) -> C.HsvCube:
+    """The HSV cube the maximum reconstruction error is measured on."""
     lc = spec.evaluation.loss_cube
     s = slice(None, None, lc.stride)
     h = np.linspace(-1 / 12, 1 + 1 / 12, lc.hues)[s]

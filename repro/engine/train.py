@@ -31,6 +31,8 @@ Progress = Callable[[int, int, float], None]  # (steps done, total steps, curren
 
 @dataclass
 class ValidationSet:
+    """Validation colours, their exact labels and the batch size validation runs with."""
+
     colors: Tensor  # float32 [N, 3]
     labels: dict[str, Tensor]  # exact labels, float32 [N]
     batch_size: int
@@ -38,6 +40,8 @@ class ValidationSet:
 
 @dataclass
 class TrainResult:
+    """A trained model and what its training recorded."""
+
     model: SphericalAutoencoder
     label_counts: dict[str, int]
     val_history: list[tuple[int, dict[str, float]]]
@@ -164,6 +168,8 @@ def train(
     progress: Progress | None = None,
     check_every: int = 50,
 ) -> TrainResult:
+    """Train one seed's model in place from its batch plan and schedule; raises TrainingDiverged
+    on a non-finite loss."""
     t0 = time.perf_counter()
     last_row = len(schedule["lr"]) - 2
     lrs = schedule["lr"]
@@ -212,6 +218,7 @@ def train(
 
 
 def first_non_finite(losses: Tensor, start: int, stop: int) -> tuple[int, float] | None:
+    """The first step in [start, stop) whose loss is not finite, with that loss, or None."""
     bad = (~torch.isfinite(losses[start:stop])).nonzero()
     if not len(bad):
         return None

@@ -54,6 +54,8 @@ def printed_tolerance(published: float, decimals: int) -> float:
 
 @dataclass(frozen=True)
 class Verdict:
+    """A number's status and the reason for it."""
+
     status: str
     reason: str
     band: float | None  # half-width of the noise band (None: not measured)

@@ -39,6 +39,8 @@ class _Item(Strict):
 
 
 class NumberItem(_Item):
+    """A published number: where it was printed, with how many decimals, and the path to it in a result."""
+
     path: str  # scope:expression, e.g. run:per_color[red].suppression.mse
     value: float
     decimals: int  # as printed
@@ -46,6 +48,8 @@ class NumberItem(_Item):
 
 
 class DiscrepancyItem(_Item):
+    """A number where the paper's text disagrees with its own code; the code's value is reproduced."""
+
     path: str
     value: float  # what the paper's text says
     code_value: float  # what its code (or notebook) gives
@@ -54,6 +58,8 @@ class DiscrepancyItem(_Item):
 
 
 class TableItem(Strict):
+    """A published per-colour table: a row per colour, a column per quantity."""
+
     id: str
     source: str
     experiment: str
@@ -64,6 +70,8 @@ class TableItem(Strict):
 
 
 class ClaimItem(Strict):
+    """A qualitative claim of the paper as a predicate over one seed's metrics."""
+
     id: str
     claim: str  # in the paper's words
     source: str  # paper section, figure or table
@@ -79,6 +87,8 @@ class ClaimItem(Strict):
 
 
 class RegistryFile(Strict):
+    """One registry file: numbers, discrepancies, tables and claims."""
+
     number: list[NumberItem] = []
     discrepancy: list[DiscrepancyItem] = []
     table: list[TableItem] = []
@@ -87,6 +97,8 @@ class RegistryFile(Strict):
 
 @dataclass(frozen=True)
 class Entry:
+    """One published value to check (a number, a table cell or a discrepancy)."""
+
     id: str
     source: str
     experiment: str
@@ -100,11 +112,14 @@ class Entry:
 
     @property
     def scope(self) -> str:
+        """Which result the path reads: run, sweep or spec."""
         return self.path.partition(":")[0]
 
 
 @dataclass(frozen=True)
 class Registry:
+    """Every entry and claim of the registry, checked."""
+
     entries: list[Entry]
     claims: list[ClaimItem]
 
@@ -185,6 +200,8 @@ def _entries_of(data: RegistryFile, f: Path) -> list[Entry]:
 
 
 class Fingerprints(Strict):
+    """The schema of fingerprints.toml: initial and trained model hashes per platform."""
+
     initial: dict[str, str] = {}
     trained: dict[str, dict[str, str]] = {}
 

@@ -14,12 +14,15 @@ from repro.fidelity.registry import load_fingerprints
 
 @dataclass(frozen=True)
 class References:
+    """Upstream's trained-model fingerprints on one platform."""
+
     platform: str  # the platform whose upstream runs these are
     source: str
     trained: dict[str, str]  # experiment -> SHA-256 of the trained model
 
 
 def initial() -> dict[str, str]:
+    """Upstream's initial-model fingerprints (the same on every platform)."""
     return {k: v for k, v in load_fingerprints().get("initial", {}).items() if k != "source"}
 
 
@@ -35,4 +38,5 @@ def references(platform: Platform | None = None) -> References | None:
 
 
 def known_platforms() -> list[str]:
+    """The platforms upstream's code was run on."""
     return sorted(load_fingerprints().get("trained", {}))

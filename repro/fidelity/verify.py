@@ -35,9 +35,13 @@ class Results(Protocol):
 
     bands: bool  # whether noise bands are measured at all
 
-    def run(self, experiment: str) -> dict: ...
+    def run(self, experiment: str) -> dict:
+        """The selected seed's metrics."""
+        ...
 
-    def sweep(self, experiment: str) -> dict: ...
+    def sweep(self, experiment: str) -> dict:
+        """The sweep's summary."""
+        ...
 
     def scope(self, experiment: str, scope: str) -> dict:
         """The result a registry path's scope names: the run, the sweep or the spec."""
@@ -47,9 +51,13 @@ class Results(Protocol):
         """The same result under the default kernels and each kernel variant, or None."""
         ...
 
-    def prefetch_draws(self, experiments: list[str], sweeps: bool) -> None: ...
+    def prefetch_draws(self, experiments: list[str], sweeps: bool) -> None:
+        """Compute every missing noise band of `experiments` at once."""
+        ...
 
-    def sensitivity(self, experiment: str, sweep: bool) -> dict | None: ...
+    def sensitivity(self, experiment: str, sweep: bool) -> dict | None:
+        """The stored noise band of an experiment's run or sweep, or None."""
+        ...
 
     def seeds(self, experiment: str) -> dict[int, dict]:
         """Every seed's full evaluation (for the claims)."""
@@ -62,6 +70,8 @@ class Results(Protocol):
 
 @dataclass
 class Check:
+    """A published number against its reproduced value, with the verdict."""
+
     id: str
     experiment: str
     source: str
@@ -86,6 +96,7 @@ def _value(entry: Entry, data) -> float:
 
 
 def check_numbers(entries: list[Entry], data: Results) -> list[Check]:
+    """Judge every entry from its printed precision and its noise band."""
     values: dict[str, float | Exception] = {}
     spreads: dict[str, float | None] = {}
     ranges: dict[str, list[float]] = {}
@@ -133,6 +144,8 @@ def check_numbers(entries: list[Entry], data: Results) -> list[Check]:
 
 @dataclass
 class ClaimResult:
+    """A claim on the selected seed, on every seed and on the Pareto front, with the verdict."""
+
     id: str
     experiment: str
     claim: str
@@ -162,6 +175,7 @@ def _holds(predicate: str, metrics: dict) -> bool | None:
 
 
 def check_claims(claims, data: Results, experiments: list[str] | None = None) -> list[ClaimResult]:
+    """Evaluate each claim on each of its experiments."""
     out = []
     for c in claims:
         for x in c.experiments:
@@ -195,6 +209,7 @@ def check_claims(claims, data: Results, experiments: list[str] | None = None) ->
 
 
 def experiment_summaries(checks: list[Check], data: Results) -> dict:
+    """Per experiment: verdict counts, table differences, noise bands and the model's fingerprint status."""
     from repro.fidelity import upstream
     from repro.base.machine import current_platform
 
@@ -239,6 +254,7 @@ def _chaotic(checks: list[Check]) -> bool:
 
 
 def verify(registry: Registry, data: Results, experiments: list[str] | None = None, quick: bool = False) -> dict:
+    """The verification report of the registry (or of some experiments; `quick`: no bands and no claims)."""
     entries = [e for e in registry.entries if (not experiments or e.experiment in experiments)
                and not (quick and e.scope == "sweep")]
     data.prefetch_draws(sorted({e.experiment for e in entries if e.scope in ("run", "sweep")}),

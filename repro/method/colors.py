@@ -49,6 +49,7 @@ class HsvCube:
 
     @property
     def shape(self) -> tuple[int, int, int]:
+        """The cube's (hues, saturations, values)."""
         return self.rgb.shape[:3]
 
 
@@ -140,6 +141,8 @@ GRAYS5 = {"black": 0.0, "dark gray": 0.25, "gray": 0.5, "light gray": 0.75, "whi
 
 @dataclass(frozen=True)
 class NamedColor:
+    """A colour of the paper's tables, by name."""
+
     name: str
     hsv: tuple[float, float, float]
     rgb: tuple[float, float, float]

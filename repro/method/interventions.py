@@ -96,6 +96,8 @@ def alignment(z: Tensor, concept: Tensor) -> Tensor:
 
 @dataclass(frozen=True)
 class Suppression:
+    """Remove from each latent its component along the concept, gated by the falloff of its alignment."""
+
     concept: Tensor
     falloff: BoundedFalloff
 
@@ -177,10 +179,13 @@ class InterventionKind(Strict):
         return model, self.latent_map(generator)
 
     def latent_map(self, generator: torch.Generator) -> LatentMap:
+        """The map z -> z' this intervention applies at the bottleneck."""
         raise NotImplementedError
 
 
 class FalloffSpec(Strict):
+    """How suppression's strength falls off with the angle to the concept."""
+
     max_angle: float  # degrees: the gate opens for alignment > cos(max_angle)
     strength: float
     power: float
@@ -201,12 +206,15 @@ class SuppressionSpec(InterventionKind):
         yield from finite("falloff.power", self.falloff.power, 0.0, what="a finite number >= 0")
 
     def latent_map(self, generator: torch.Generator) -> LatentMap:
+        """Suppression with this falloff."""
         f = self.falloff
         return Suppression(torch.tensor(self.concept, dtype=torch.float32),
                            BoundedFalloff(_cos(f.max_angle), f.strength, f.power))
 
 
 class MapperSpec(Strict):
+    """How repulsion maps an alignment to a smaller one."""
+
     kind: Literal["linear", "bezier"]
     from_angle: float  # degrees: alignments above cos(from_angle) are remapped
     to_angle: float  # ... onto [cos(from_angle), cos(to_angle)]
@@ -228,6 +236,7 @@ class RepulsionSpec(InterventionKind):
                              "cos(from_angle) towards cos(to_angle))")
 
     def latent_map(self, generator: torch.Generator) -> LatentMap:
+        """Repulsion with this mapper (a random perpendicular drawn from `generator` where needed)."""
         m = self.mapper
         mapper = (LinearMapper if m.kind == "linear" else BezierMapper)(_cos(m.from_angle), _cos(m.to_angle))
         repulsion = Repulsion(torch.tensor(self.concept, dtype=torch.float32), mapper)
@@ -245,5 +254,6 @@ class SubspaceSuppressionSpec(InterventionKind):
         yield from latent_dims("dims", self.dims, spec.model.latent_dim)
 
     def latent_map(self, generator: torch.Generator) -> LatentMap:
+        """Subspace suppression of these dimensions."""
         return SubspaceSuppression(tuple(self.dims))
 

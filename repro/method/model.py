@@ -34,6 +34,8 @@ def _codec(sizes: list[int]) -> nn.Sequential:
 
 
 class SphericalAutoencoder(nn.Module):
+    """The autoencoder with its latents on the unit sphere (see the module's docstring)."""
+
     def __init__(self, latent_dim: int, hidden_width: int = 16, hidden_layers: int = 1):
         super().__init__()
         hidden = [hidden_width] * hidden_layers
@@ -42,9 +44,11 @@ class SphericalAutoencoder(nn.Module):
         self.decoder = _codec([latent_dim, *hidden, 3])
 
     def encode(self, x: Tensor) -> Tensor:  # [B, 3] -> [B, E], unit norm
+        """Colours [B, 3] to unit latents [B, E]."""
         return F.normalize(self.encoder(x), dim=-1)
 
     def decode(self, z: Tensor) -> Tensor:  # [B, E] -> [B, 3]
+        """Latents [B, E] to colours [B, 3] (clamped to [0, 1] in evaluation)."""
         y = self.decoder(z)
         return y if self.training else y.clamp(0, 1)
 
@@ -56,6 +60,7 @@ class SphericalAutoencoder(nn.Module):
         return self.decode(z), z
 
     def linears(self) -> list[nn.Linear]:
+        """The Linear layers in forward order."""
         return [m for m in self.modules() if isinstance(m, nn.Linear)]
 
 
@@ -94,6 +99,7 @@ def from_bytes(data: bytes, latent_dim: int, hidden_width: int, hidden_layers: i
 
 
 def parameter_count(model: nn.Module) -> int:
+    """The number of parameters."""
     return sum(p.numel() for p in model.parameters())
 
 

@@ -155,6 +155,7 @@ class AnchorSpec(_Kind):
         yield from unit_vector("direction", self.direction, spec.model.latent_dim)
 
     def loss(self) -> PerSample:
+        """The per-sample anchor loss toward this direction."""
         d = torch.tensor(self.direction, dtype=torch.float32)
         return lambda z: anchor(z, d)
 
@@ -165,6 +166,7 @@ class AntiAnchorSpec(AnchorSpec):
     kind: Literal["anti-anchor"]  # type: ignore[assignment]  # a kind of its own, with the anchor's fields
 
     def loss(self) -> PerSample:
+        """The per-sample anti-anchor loss away from this direction."""
         d = torch.tensor(self.direction, dtype=torch.float32)
         return lambda z: anti_anchor(z, d)
 
@@ -180,6 +182,7 @@ class SubspaceSpec(_Kind):
         yield from latent_dims("dims", self.dims, spec.model.latent_dim)
 
     def loss(self) -> PerSample:
+        """The per-sample subspace loss for these dimensions."""
         dims = tuple(self.dims)
         return lambda z: subspace(z, dims)
 
@@ -190,6 +193,7 @@ class AntiSubspaceSpec(SubspaceSpec):
     kind: Literal["anti-subspace"]  # type: ignore[assignment]  # a kind of its own, with the subspace's fields
 
     def loss(self) -> PerSample:
+        """The per-sample anti-subspace loss for these dimensions."""
         dims = tuple(self.dims)
         return lambda z: anti_subspace(z, dims)
 
@@ -206,6 +210,7 @@ class SeparateSpec(_Kind):
         yield from finite("power", self.power, 0.0, what="a finite number > 0")
 
     def loss(self) -> PerSample:
+        """The per-sample separation loss with this power and shift."""
         power, shift = self.power, self.shift
         return lambda z: separate(z, power, shift)
 

@@ -35,6 +35,7 @@ def _check_dims(dims, k: int) -> list[int]:
 
 
 def ablate(model: SphericalAutoencoder, dims) -> SphericalAutoencoder:
+    """A copy of the model with latent `dims` zeroed in the encoder's last layer and the decoder's first."""
     out = copy.deepcopy(model)
     producer, consumer = _producer_consumer(out)
     dims = _check_dims(dims, producer.out_features)
@@ -46,6 +47,7 @@ def ablate(model: SphericalAutoencoder, dims) -> SphericalAutoencoder:
 
 
 def prune(model: SphericalAutoencoder, dims) -> SphericalAutoencoder:
+    """A copy of the model without latent `dims`: the latent width shrinks."""
     out = copy.deepcopy(model)
     producer, consumer = _producer_consumer(out)
     k = producer.out_features

@@ -39,9 +39,13 @@ class Workers(Protocol):
     jobs: int
     inline: bool  # tasks run in this process, one by one, when submitted
 
-    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future: ...
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future:
+        """Run fn(*args, **kwargs) on a worker; its Future holds the result."""
+        ...
 
-    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None: ...
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        """Finish (or with cancel_futures drop) the queued tasks and release the workers."""
+        ...
 
     def terminate(self) -> None:
         """Stop now: stop the workers, drop queued tasks."""
@@ -59,6 +63,7 @@ class InlineExecutor(Executor):
     inline = True
 
     def submit(self, fn, /, *args, **kwargs) -> Future:
+        """Run the task now, in this process; its Future is already done."""
         fut: Future = Future()
         try:
             fut.set_result(fn(*args, **kwargs))
@@ -69,9 +74,11 @@ class InlineExecutor(Executor):
         return fut
 
     def terminate(self) -> None:
+        """Nothing runs in the background, so nothing to stop."""
         pass
 
     def progress_queue(self) -> None:
+        """None: the caller sees progress directly."""
         return None
 
 
@@ -139,10 +146,12 @@ class LocalExecutor(ProcessPoolExecutor):
         self._manager: SyncManager | None = None
 
     def submit(self, fn, /, *args, **kwargs):
+        """Queue a task (workers are spawned with Ctrl-C ignored: the driver decides when to stop)."""
         with _ctrl_c_ignored():  # workers are spawned here
             return super().submit(fn, *args, **kwargs)
 
     def progress_queue(self):
+        """A queue the workers report progress on (its server starts on first use)."""
         if self._manager is None:
             self._manager = SyncManager(ctx=self._ctx)
             with _ctrl_c_ignored():
@@ -150,6 +159,7 @@ class LocalExecutor(ProcessPoolExecutor):
         return self._manager.Queue()
 
     def shutdown(self, wait=True, *, cancel_futures=False):
+        """Shut the pool and the progress queue's server down."""
         super().shutdown(wait=wait, cancel_futures=cancel_futures)
         if self._manager is not None:
             self._manager.shutdown()
@@ -165,6 +175,7 @@ class LocalExecutor(ProcessPoolExecutor):
 
 
 def make_executor(name: str, jobs: int | None = None, scheduler: str | None = None, log=None) -> Workers:
+    """An executor by name: inline, local (worker processes, at most one per core) or dask."""
     if name == "inline":
         return InlineExecutor()
     if name == "local":
@@ -198,6 +209,7 @@ def make_executor(name: str, jobs: int | None = None, scheduler: str | None = No
 
 @contextlib.contextmanager
 def running(name: str, jobs: int | None = None, scheduler: str | None = None, log=None) -> Iterator[Workers]:
+    """An executor for the block; stopped at once if the block raises (Ctrl-C too), shut down otherwise."""
     ex = make_executor(name, jobs, scheduler, log)
     try:
         yield ex

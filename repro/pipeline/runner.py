@@ -29,6 +29,8 @@ Log = Callable[[str], None]
 
 @dataclass
 class Trained:
+    """A trained model with its training record and folder."""
+
     path: Path  # the training directory
     record: dict  # training.json
     model: SphericalAutoencoder
@@ -36,6 +38,7 @@ class Trained:
 
 
 def training_record(spec: Spec, result: TrainResult, init_sha: str, inputs: dict, loop: str = "per-seed") -> dict:
+    """The training.json record of a training result (before its files' digests are added)."""
     from repro.method.model import fingerprint
 
     return {
@@ -57,6 +60,7 @@ def training_record(spec: Spec, result: TrainResult, init_sha: str, inputs: dict
 
 
 def training_dir(spec: Spec) -> tuple[Path, dict]:
+    """Where this spec's trained model lives, and the inputs its key was made from."""
     inputs = keys.training_inputs(spec)
     return layout.training_dir(spec.name, keys.digest(inputs)), inputs
 
@@ -96,6 +100,7 @@ def _say_if_superseded(spec: Spec, path: Path, inputs: dict, log: Log) -> None:
 
 def store_training(spec: Spec, result: TrainResult, init_sha: str, replace: bool = False,
                    loop: str = "per-seed") -> Trained:
+    """Write a trained model's folder and return it as Trained."""
     path, inputs = training_dir(spec)
     record = training_record(spec, result, init_sha, inputs, loop)
     with machine.pinned():  # the settings it was trained with
@@ -105,6 +110,8 @@ def store_training(spec: Spec, result: TrainResult, init_sha: str, replace: bool
 
 
 def train_one(spec: Spec, force: bool = False, progress: Progress | None = None, log: Log | None = None) -> Trained:
+    """This spec's trained model: reused from the cache when current, else trained (per-seed loop) and
+    stored."""
     if not force:
         hit = cached_training(spec, log)
         if hit is not None:
@@ -145,11 +152,13 @@ def score_one(spec: Spec, trained: Trained, log: Log | None = None, value: float
 
 
 def evaluation_dir(spec: Spec, trained: Trained) -> tuple[Path, dict]:
+    """Where a trained model's evaluation under this spec lives, and the inputs its key was made from."""
     inputs = keys.evaluation_inputs(spec, trained.record["training_key"])
     return layout.evaluation_dir(trained.path, keys.digest(inputs)), inputs
 
 
 def cached_evaluation(spec: Spec, trained: Trained, log: Log | None = None) -> tuple[Path, dict | None]:
+    """The stored evaluation if current (else None, and `log` told why), rewriting a damaged per_color.csv."""
     path, inputs = evaluation_dir(spec, trained)
     got = R.read_derived(path / layout.METRICS, inputs, trained.record["model_sha256"])
     if got.record is None and log and got.reason:
@@ -160,6 +169,7 @@ def cached_evaluation(spec: Spec, trained: Trained, log: Log | None = None) -> t
 
 
 def store_evaluation(spec: Spec, trained: Trained, evaluation: dict, score: float, eval_s: float) -> dict:
+    """Write an evaluation's folder; returns the metrics as stored."""
     path, inputs = evaluation_dir(spec, trained)
     rec = trained.record
     metrics = {
@@ -206,4 +216,5 @@ def run_one(spec: Spec, force: bool = False, progress: Progress | None = None,
 
 
 def losses(trained: Trained) -> np.ndarray:
+    """The training loss at every step."""
     return np.load(trained.path / layout.LOSSES)

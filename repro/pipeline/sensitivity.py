@@ -38,6 +38,8 @@ from repro.base.paths import ROOT
 
 @dataclass(frozen=True)
 class Variant:
+    """A kernel variant: a name and the environment variables that select it."""
+
     name: str
     env: dict[str, str]
 
@@ -70,6 +72,8 @@ SWEEP_CHUNK = 60
 
 
 def sensitivity_inputs(spec: Spec, sweep: bool) -> dict:
+    """What a noise band depends on: the variants, the training and evaluation inputs, the objectives and
+    the code."""
     tk = keys.digest(keys.training_inputs(spec))
     variants = VARIANTS[:SWEEP_VARIANTS] if sweep else VARIANTS
     return {"variants": [[v.name, v.env] for v in variants], "training": keys.training_inputs(spec),
@@ -80,6 +84,7 @@ def sensitivity_inputs(spec: Spec, sweep: bool) -> dict:
 
 
 def sensitivity_file(spec: Spec, sweep: bool) -> tuple[Path, dict]:
+    """Where an experiment's noise band is stored, and the inputs its key was made from."""
     inputs = sensitivity_inputs(spec, sweep)
     return layout.sensitivity_file(spec.name, sweep, keys.digest(inputs)), inputs
 
@@ -109,6 +114,7 @@ class Task:
 
     @property
     def label(self) -> str:
+        """How the progress line names this task."""
         what = f"{self.sweep} sweep" if self.sweep else f"{len(self.runs)} selected seed(s)"
         return f"{what} under {self.variant.name if self.variant else 'the default kernels'}"
 

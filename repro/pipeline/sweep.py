@@ -121,6 +121,7 @@ def stats(rows: list[dict], keys_: list[str]) -> dict:
 
 
 def sweep_dir(spec: Spec, seeds: list[int]) -> Path:
+    """Where a sweep over these seeds of this spec is stored."""
     inputs = keys.training_inputs(spec)
     inputs["spec"].pop("seed")
     key = keys.digest({"training": inputs, "seeds": seeds})

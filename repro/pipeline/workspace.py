@@ -38,9 +38,11 @@ class Workspace:
         return self._cache[key]
 
     def spec(self, experiment: str):
+        """The experiment's spec."""
         return self._get(("spec", experiment), lambda: load_spec(experiment))
 
     def run(self, experiment: str) -> dict:
+        """The selected seed's metrics (run or reused)."""
         from repro.base.progress import ProgressLine
         from repro.pipeline.runner import run_one
 
@@ -52,6 +54,7 @@ class Workspace:
         return self._get(("run", experiment), make)
 
     def sweep(self, experiment: str) -> dict:
+        """The sweep's summary (run on local workers, or reused)."""
         return self._get(("sweep", experiment), lambda: self._sweep(experiment))
 
     def _sweep(self, experiment: str) -> dict:
@@ -62,6 +65,7 @@ class Workspace:
             return run_sweep(self.spec(experiment), executor=ex, progress=self.log, log=self.log)[1]
 
     def scope(self, experiment: str, scope: str) -> dict:
+        """The result a registry path's scope names: the run, the sweep or the spec."""
         if scope == "run":
             return self.run(experiment)
         if scope == "sweep":
@@ -98,6 +102,7 @@ class Workspace:
             self._cache.setdefault(("draws", x, scope), [v[scope] for v in data["variants"]])
 
     def sensitivity(self, experiment: str, sweep: bool) -> dict | None:
+        """The stored noise band of an experiment's run or sweep, or None."""
         from repro.pipeline import sensitivity as S
 
         return S.cached(self.spec(experiment), sweep)

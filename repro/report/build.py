@@ -69,6 +69,7 @@ def _context(e: Experiment, figs: dict, layout: Layout) -> dict:
 
 
 def write_sections(data: dict[str, Experiment], figs: dict[str, dict], layout: Layout, out: Path) -> list[str]:
+    """Write each experiment's LaTeX section; returns the files written."""
     from repro.report.latex import render
 
     xs = [_context(e, figs[name], layout) for name, e in data.items()]
@@ -195,6 +196,7 @@ def write_front(data: dict[str, Experiment], out: Path) -> list[str]:
 
 
 def build(jobs: int | None = None, log: Callable[[str], None] = _log) -> Path:
+    """Build the report: collect, verify, draw, tabulate and compile; returns the PDF's path."""
     import json
 
     from repro.report import plots as FG

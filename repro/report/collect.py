@@ -40,12 +40,16 @@ KIND_NAMES = {"suppression": "Suppression", "repulsion": "Repulsion", "subspace-
 
 @dataclass(frozen=True)
 class TablePart:
+    """One registry table's share of a paper table."""
+
     registry: str  # a [[table]] id in registry/
     columns: list[str]
 
 
 @dataclass(frozen=True)
 class PaperTable:
+    """A table of the paper as the report lays it out."""
+
     id: str
     caption: str
     place: str  # "main" or an experiment's name: where the table is printed
@@ -55,6 +59,8 @@ class PaperTable:
 
 @dataclass(frozen=True)
 class ExperimentLayout:
+    """How the report shows one experiment."""
+
     name: str
     short: str  # the paper's name for the model ("Anchored")
     colours: str  # registry table with the published 17 colours
@@ -66,11 +72,14 @@ class ExperimentLayout:
 
 @dataclass(frozen=True)
 class Layout:
+    """The report's layout (paper/report.toml)."""
+
     experiments: dict[str, ExperimentLayout]
     tables: list[PaperTable]
 
 
 def read_layout(path: Path | None = None) -> Layout:
+    """The report's layout, with one-line errors."""
     path = path or paper_dir() / "report.toml"
     try:
         data = tomllib.loads(path.read_text())
@@ -88,6 +97,8 @@ def read_layout(path: Path | None = None) -> Layout:
 
 @dataclass
 class Experiment:
+    """An experiment as the report shows it: its spec, selected run and sweep."""
+
     layout: ExperimentLayout
     spec: Spec  # at the selected seed
     metrics: dict  # the selected run's metrics.json
@@ -97,14 +108,17 @@ class Experiment:
 
     @property
     def name(self) -> str:
+        """The experiment's name."""
         return self.spec.name
 
     @property
     def training_dir(self) -> Path:
+        """The selected run's trained-model folder."""
         return self.eval_dir.parent
 
     @cached_property
     def model(self):
+        """The selected run's trained model."""
         from repro.store.results import load_model
 
         return load_model(self.training_dir, self.spec, self.training)
@@ -114,6 +128,7 @@ class Experiment:
         return np.load(self.training_dir / LOSSES)
 
     def intervention_name(self, name: str) -> str:
+        """An intervention's name in the paper's words."""
         return KIND_NAMES.get(self.spec.interventions[name].kind, name)
 
 
@@ -149,6 +164,8 @@ def collect(layout: Layout, jobs: int | None = None, log: Log = print) -> dict[s
 
 @dataclass(frozen=True)
 class PublishedTable:
+    """A published per-colour table."""
+
     id: str
     source: str
     experiment: str
@@ -156,6 +173,7 @@ class PublishedTable:
     rows: dict[str, list[float]]  # colour name -> one value per column
 
     def value(self, row: str, column: str) -> float | None:
+        """The published value of a cell, or None."""
         values = self.rows.get(row)
         return None if values is None or column not in self.columns else values[self.columns.index(column)]
 
@@ -166,6 +184,8 @@ class PublishedTable:
 
 @dataclass(frozen=True)
 class PublishedNumber:
+    """A published number with its precision."""
+
     id: str
     experiment: str
     path: str
@@ -181,6 +201,7 @@ class Published:
     numbers: list[PublishedNumber]
 
     def table(self, table_id: str) -> PublishedTable:
+        """A published table by id (ReproError if the registry has none)."""
         if table_id not in self.tables:
             raise ReproError(f"the report layout names registry table {table_id!r}, which is not in the registry")
         return self.tables[table_id]
@@ -225,6 +246,8 @@ class VerifiedNumber:
 
 @dataclass
 class Verification:
+    """results/verification.json as the report reads it."""
+
     checks: list[VerifiedNumber] = field(default_factory=list)
     models: dict[str, str] = field(default_factory=dict)  # experiment -> model_sha256 it checked
 
@@ -243,9 +266,11 @@ class Verification:
 
     @cached_property
     def by_id(self) -> dict[str, VerifiedNumber]:
+        """The checks by id."""
         return {c.id: c for c in self.checks}
 
     def status(self, check_id: str) -> str | None:
+        """A check's status, or None if it was not checked."""
         c = self.by_id.get(check_id)
         return None if c is None else c.status
 
@@ -259,10 +284,12 @@ class Verification:
 
 
 def verification_path() -> Path:
+    """Where the full verification report is."""
     return verification_file()
 
 
 def read_verification(path: Path | None = None) -> Verification:
+    """The verification report, with one-line errors."""
     path = path or verification_path()
     if not path.exists():
         return Verification()

@@ -39,6 +39,7 @@ def _stamp(*parts) -> str:
 
 
 def code_stamp() -> str:
+    """A digest of the code that decides what the figures show."""
     return _stamp(*sorted(keys.code_digests(FIGURE_CODE).items()))
 
 
@@ -87,6 +88,7 @@ def _cones(iv) -> list:
 
 
 def concept_label(e: Experiment, iv) -> str:
+    """The axis label of the concept an intervention is measured against."""
     if iv.selectivity_against == "vibrancy":
         return rf"$(S\,V)^{{{iv.selectivity_power:g}}}$"
     concept = "red" if list(e.spec.evaluation.concept_hsv) == [0.0, 1.0, 1.0] else "concept"
@@ -188,6 +190,7 @@ def _as_numpy(fn):
 
 
 def common_figures(paint: Painter) -> dict[str, str]:
+    """The figures of the method shared by all experiments."""
     import torch
 
     from repro.report import plots as FG

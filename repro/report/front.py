@@ -154,6 +154,7 @@ def _provenance(report: dict, data: dict[str, Experiment]) -> dict:
 
 
 def front_matter(report: dict, data: dict[str, Experiment]) -> str:
+    """The report's opening: what was reproduced and how it compares, from the verification report."""
     from repro.report.latex import render
 
     return render("front.tex.j2", retrained=RETRAINED, claims=_claims(report), fidelity=_fidelity(report, data),

@@ -67,6 +67,7 @@ def sig(value, digits: int = 3, signed: bool = False, small: float = 0.01) -> st
 
 
 def integer(value) -> str:
+    """An integer for LaTeX ('--' for None)."""
     return "--" if value is None else f"{int(round(value)):d}"
 
 
@@ -105,6 +106,7 @@ def keyvalue(v: float) -> str:
 
 
 def environment() -> jinja2.Environment:
+    """The Jinja2 environment of the report's templates (LaTeX-safe delimiters, strict undefined)."""
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("repro.report", "templates"),
         block_start_string=r"\BLOCK{", block_end_string="}",
@@ -120,4 +122,5 @@ def environment() -> jinja2.Environment:
 
 
 def render(template: str, **context) -> str:
+    """Render a template of repro/report/templates."""
     return environment().get_template(template).render(**context)

@@ -52,6 +52,7 @@ def style():
 
 
 def track_color(name: str) -> str:
+    """The colour a dopesheet track is drawn in."""
     if name in TRACK_COLORS:
         return TRACK_COLORS[name]
     return _EXTRA[sum(map(ord, name)) % len(_EXTRA)]
@@ -194,6 +195,7 @@ def stacked_results(latents, recon, true, slice_recon, slice_true, slice_values,
 
 
 def error_vs_target(target, mse, colors, xlabel, r2):
+    """Reconstruction error against similarity to the concept, with the fit's R²."""
     fig = figure(THIRD, 1.65)
     ax = fig.add_subplot()
     alpha = 0.1 + 0.9 * (np.clip(target, 0, 1) + np.clip(mse / max(mse.max(), 1e-12), 0, 1)) / 2

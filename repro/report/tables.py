@@ -23,6 +23,7 @@ NOTEBOOK_NAMES = {"labels/total": "labels/n_total"}
 
 
 def style(status: str | None) -> str:
+    """The LaTeX style of a verification status."""
     return STATUS_STYLE.get(status, UNKNOWN_STATUS) if status is not None else UNKNOWN_STATUS
 
 

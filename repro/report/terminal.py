@@ -7,6 +7,7 @@ from repro.fidelity.verify import NOT_MEASURED
 
 
 def format_run(m: dict) -> str:
+    """A run's per-colour table, max errors, selectivity and labels as text."""
     ivs = [k for k in m["max_error"] if k != "baseline"]
     head = f"{'colour':<11} {'hex':<6} {'baseline':>9} " + " ".join(f"{'Δ ' + k:>12}" for k in ivs)
     lines = [f"{m['experiment']}  seed {m['seed']}  ({m['steps']} steps)", "",
@@ -33,6 +34,7 @@ def format_run(m: dict) -> str:
 
 
 def format_sweep(s: dict) -> str:
+    """A sweep's seeds, Pareto front and selected run as text."""
     lines = [(f"{s['experiment']}: {len(s['seeds'])} seeds; Pareto front of {len(s['pareto_seeds'])} "
              f"(minimise {', '.join(s['objectives']['minimize'])}; maximise {', '.join(s['objectives']['maximize'])})"),
              f"selected seed {s['selected_seed']}  (front by score: {', '.join(map(str, s['pareto_seeds']))})", "",

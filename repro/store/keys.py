@@ -88,16 +88,19 @@ def code_digests(roots: tuple[str, ...]) -> dict[str, str]:
 
 
 def digest(inputs: dict) -> str:
+    """A 16-hex-digit key of some inputs."""
     return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def schedule(spec: Spec) -> dict:
+    """The dopesheet as a key sees it: its length and keyframes."""
     sheet = spec.sheet
     return {"steps": len(sheet),  # rows without keys can still lengthen the schedule
             "tracks": [[t.name, t.space, t.easing, [[k.step, k.value] for k in t.keys]] for t in sheet.tracks]}
 
 
 def training_inputs(spec: Spec) -> dict:
+    """Everything that can change a trained model."""
     return {
         "spec": spec.model_dump(mode="json", include=set(TRAINING_FIELDS)),
         "dopesheet": schedule(spec),
@@ -110,6 +113,7 @@ def training_inputs(spec: Spec) -> dict:
 
 
 def score_inputs(spec: Spec, training_key: str) -> dict:
+    """Everything that can change a trained model's selection score."""
     return {
         "training_key": training_key,
         "score": spec.score.model_dump(mode="json"),
@@ -120,6 +124,7 @@ def score_inputs(spec: Spec, training_key: str) -> dict:
 
 
 def evaluation_inputs(spec: Spec, training_key: str) -> dict:
+    """Everything that can change a trained model's evaluation."""
     return {
         "training_key": training_key,
         "spec": spec.model_dump(mode="json", include={"interventions", "evaluation", "score"}),

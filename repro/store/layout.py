@@ -30,10 +30,12 @@ SCORE_GLOB, EVALUATION_GLOB = "score-*.json", "eval-*"
 
 
 def experiment_dir(experiment: str) -> Path:
+    """An experiment's folder of the cache."""
     return results_dir() / experiment
 
 
 def training_dir(experiment: str, key: str) -> Path:
+    """A trained model's folder."""
     return experiment_dir(experiment) / key
 
 
@@ -43,18 +45,22 @@ def trained_models(experiment: str) -> list[Path]:
 
 
 def score_file(training: Path, key: str) -> Path:
+    """A trained model's selection score under a score key."""
     return training / f"score-{key}.json"
 
 
 def evaluation_dir(training: Path, key: str) -> Path:
+    """A trained model's evaluation folder under an evaluation key."""
     return training / f"eval-{key}"
 
 
 def sweep_dir(experiment: str, key: str) -> Path:
+    """A sweep's folder."""
     return experiment_dir(experiment) / f"sweep-{key}"
 
 
 def sensitivity_file(experiment: str, sweep: bool, key: str) -> Path:
+    """An experiment's noise band of its selected run, or of its sweep."""
     return experiment_dir(experiment) / f"sensitivity-{'sweeps' if sweep else 'runs'}-{key}.json"
 
 
@@ -64,4 +70,5 @@ def verification_file(results: Path | None = None, complete: bool = True) -> Pat
 
 
 def timings_file() -> Path:
+    """Where `repro paper` writes where its time went."""
     return results_dir() / "paper-timings.json"

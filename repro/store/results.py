@@ -35,10 +35,12 @@ from repro.method.model import SphericalAutoencoder, fingerprint, from_bytes, to
 
 
 def sha256_bytes(data: bytes) -> str:
+    """The SHA-256 of some bytes, in hex."""
     return hashlib.sha256(data).hexdigest()
 
 
 def sha256_file(path: Path) -> str:
+    """The SHA-256 of a regular file (OSError if it is missing or not regular)."""
     data = regular_bytes(path)
     if data is None:
         raise OSError(f"{path} is missing or not a regular file")
@@ -76,6 +78,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 
 
 def atomic_write_text(path: Path, text: str) -> None:
+    """Write text so that a reader sees the old file or the new one, never part of one."""
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
@@ -157,10 +160,12 @@ def _npy(a: np.ndarray) -> bytes:
 
 
 def write_score(file: Path, record: dict) -> None:
+    """Write a sealed score record."""
     atomic_write_text(file, _json(sealed(record)))
 
 
 def write_evaluation(path: Path, spec: Spec, metrics: dict, env: dict) -> dict:
+    """Write an evaluation's folder (metrics.json last) and return the sealed metrics."""
     metrics = sealed(metrics)
     try:
         path.mkdir(parents=True, exist_ok=True)
@@ -184,6 +189,7 @@ def refresh_export(path: Path, metrics: dict) -> bool:
 
 
 def per_color_csv(metrics: dict) -> str:
+    """The per-colour table of some metrics as CSV, for people to read."""
     ivs = [k for k in metrics["max_error"] if k != "baseline"]
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
@@ -200,6 +206,8 @@ def per_color_csv(metrics: dict) -> str:
 
 @dataclass
 class Cached:
+    """A cached record, or None and why it cannot be reused."""
+
     record: dict | None  # None: not reusable
     reason: str = ""  # why not ("" when there is nothing at all)
 
