@@ -284,6 +284,23 @@ def load_model(path: Path, spec: Spec, record: dict | None = None) -> SphericalA
     return model
 
 
+def load_model_of(path: Path, record: dict) -> SphericalAutoencoder:
+    """The trained model of a folder, shaped as its training record's inputs say (no spec file
+    needed) and checked against the record."""
+    try:
+        m = record["inputs"]["spec"]["model"]
+        shape = int(m["latent_dim"]), int(m["hidden_width"]), int(m["hidden_layers"])
+    except (KeyError, TypeError, ValueError):
+        raise ReproError(f"{path / TRAINING} does not say the model's shape; run again to retrain it") from None
+    data = regular_bytes(path / MODEL)
+    if data is None or sha256_bytes(data) != record.get("files", {}).get(MODEL):
+        raise ReproError(f"{path / MODEL} is missing or does not match its training.json; run again to retrain it")
+    model = from_bytes(data, *shape)
+    if fingerprint(model) != record["model_sha256"]:
+        raise ReproError(f"{path / MODEL} is not the model its training.json describes")
+    return model
+
+
 def read_metrics(path: Path) -> dict:
     """metrics.json of an evaluation directory (for tools and tests)."""
     data = _read_json(path / METRICS)

@@ -1,0 +1,387 @@
+"""The Python API: what the command line does, with typed results for notebooks and scripts.
+
+    import repro
+    repro.experiments()                                  # ['ex-2.10.1', 'ex-2.4.1', ...]
+    s = repro.spec("ex-2.4.1", seed=3, overrides={"labels.red.scale": 0.07})
+    r = repro.run(s)                                     # trains, or reuses the cached model
+    r.per_color                                          # DataFrame: colour, hex, baseline, deltas
+    r.selectivity["suppression"].r2
+    sw = repro.sweep("ex-2.4.1", seeds=range(4))         # sw.runs, sw.pareto, sw.selected
+    v = repro.verify(["ex-2.4.1"], quick=True)           # v.numbers, v.claims, v.counts
+    repro.load(r.path)                                   # reopen any stored result
+
+Results come from, and go to, the same cache as the CLI's (the same keys, the same bytes): a
+run made here is reused by `repro run` and the other way round. Bad input is one ReproError
+whose message names the field and what is allowed.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
+
+from repro.base.errors import ReproError
+from repro.base.paths import results_dir
+from repro.config.spec import MAX_SEED, Spec, available, load_spec
+from repro.store import layout
+from repro.store import results as R
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
+    from repro.method.model import SphericalAutoencoder
+
+__all__ = ["experiments", "spec", "run", "load", "sweep", "verify", "Run", "Sweep", "Selectivity", "Verification"]
+
+
+def experiments() -> list[str]:
+    """The experiments there are specs for (experiments/, or REPRO_EXPERIMENTS)."""
+    return available()
+
+
+def _toml_value(key: str, value: Any) -> str:
+    """A Python value as the TOML text of an override (TOML has no null, so None is refused)."""
+    if value is None or isinstance(value, (dict, set)) or (isinstance(value, float) and value != value):
+        raise ReproError(f"overrides: {key}: {value!r} is not a value a spec field can take "
+                         "(give a number, a string, true/false or a list of them)")
+    if isinstance(value, tuple):
+        value = list(value)
+    return json.dumps(value)
+
+
+def spec(name: str, *, seed: int | None = None, overrides: Mapping[str, Any] | None = None) -> Spec:
+    """An experiment's spec, resolved and checked whole: `name` is an experiment or a spec file;
+    `overrides` maps dotted fields to values, e.g. {"labels.red.scale": 0.07}, as `--set` does."""
+    if not isinstance(name, str):
+        raise ReproError(f"spec: the experiment must be a name or a path, not {type(name).__name__}")
+    items = [f"{k}={_toml_value(k, v)}" for k, v in (overrides or {}).items()]
+    return load_spec(name, items, seed=seed)
+
+
+def _spec_of(experiment: str | Spec, seed: int | None, overrides: Mapping[str, Any] | None) -> Spec:
+    if isinstance(experiment, Spec):
+        if overrides:
+            raise ReproError("overrides: give them to repro.spec(...), not with a spec that is already made")
+        if seed is None:
+            return experiment
+        if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+            raise ReproError(f"seed: must be an integer in 0..2^63-1, got {seed!r}")
+        return experiment.with_seed(seed)
+    return spec(experiment, seed=seed, overrides=overrides)
+
+
+def run(experiment: str | Spec, *, seed: int | None = None, overrides: Mapping[str, Any] | None = None,
+        force: bool = False, progress: bool = True) -> Run:
+    """Train (or reuse the cached model), score and evaluate one seed, as `repro run` does."""
+    from repro.base.progress import ProgressLine
+    from repro.pipeline.runner import run_one
+
+    s = _spec_of(experiment, seed, overrides)
+    path, metrics, _ = run_one(s, force=force, progress=ProgressLine(f"{s.name} seed {s.seed}", enabled=progress))
+    return Run(path, MappingProxyType(metrics))
+
+
+def load(path: str | Path) -> Run | Sweep:
+    """A stored result: an evaluation folder (or its metrics.json), a trained model's folder
+    that holds one evaluation, or a sweep's folder (or its summary.json)."""
+    p = Path(path)
+    if p.name in (layout.METRICS, layout.SUMMARY):
+        p = p.parent
+    if (p / layout.SUMMARY).is_file():
+        return Sweep(p, MappingProxyType(_read_json(p / layout.SUMMARY)))
+    if (p / layout.TRAINING).is_file():
+        evals = sorted(e for e in p.glob(layout.EVALUATION_GLOB) if (e / layout.METRICS).is_file())
+        if len(evals) != 1:
+            raise ReproError(f"{p}: holds {len(evals)} evaluations; give one of its eval-* folders")
+        p = evals[0]
+    if not (p / layout.METRICS).is_file():
+        raise ReproError(f"{p}: not a result (no {layout.METRICS} or {layout.SUMMARY})")
+    return Run(p, MappingProxyType(R.read_metrics(p)))
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        raise ReproError(f"{path}: cannot be read as JSON ({e})") from None
+    if not isinstance(data, dict):
+        raise ReproError(f"{path}: not a result record")
+    return data
+
+
+def sweep(experiment: str | Spec, *, seeds: Iterable[int] | None = None, overrides: Mapping[str, Any] | None = None,
+          jobs: int | None = None, executor: str = "local", progress: bool = True) -> Sweep:
+    """Train every seed (batched, on `jobs` local workers; cached ones are reused), keep the
+    Pareto front and evaluate the selected seed, as `repro sweep` does. `seeds`: the spec's
+    when None. With executor="local", a script must call this under `if __name__ == "__main__":`
+    (the workers are spawned and import the script)."""
+    from repro.pipeline.executors import running
+    from repro.pipeline.sweep import run_sweep
+
+    s = _spec_of(experiment, None, overrides)
+    chosen = None
+    if seeds is not None:
+        chosen = sorted(set(seeds))
+        if not chosen:
+            raise ReproError("seeds: give at least one seed (None means the spec's sweep seeds)")
+        if any(not isinstance(x, int) or isinstance(x, bool) or x < 0 for x in chosen):
+            raise ReproError(f"seeds: every seed must be an integer >= 0, got {chosen}")
+    log = (lambda m: print(m, flush=True)) if progress else None
+    with running(executor, jobs, log=log) as ex:
+        path, summary = run_sweep(s, chosen, executor=ex, progress=log, log=log)
+    return Sweep(path, MappingProxyType(summary))
+
+
+def verify(experiments: Iterable[str] | None = None, *, quick: bool = False, jobs: int | None = None,
+           progress: bool = True) -> Verification:
+    """Check the published numbers and claims (of some experiments, or all), as `repro verify`
+    does, and write its report; `quick`: the selected runs only, without noise bands or claims."""
+    from repro.fidelity import verify as V
+    from repro.fidelity.registry import load_registry
+    from repro.pipeline.workspace import Workspace
+
+    names = list(experiments) if experiments is not None else None
+    if names is not None and not names:
+        raise ReproError("experiments: give at least one (None means all)")
+    registry = load_registry()
+    known = {e.experiment for e in registry.entries} | {x for c in registry.claims for x in c.experiments}
+    unknown = sorted(set(names or []) - known)
+    if unknown:
+        raise ReproError(f"experiments: the registry has nothing for {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+    log = (lambda m: print(m, flush=True)) if progress else None
+    report = V.verify(registry, Workspace(log=log, jobs=jobs), names, quick=quick)
+    return Verification(V.write_report(report, results_dir()), MappingProxyType(report))
+
+
+# ---------------------------------------------------------------------------------------------
+# Results
+
+
+@dataclass(frozen=True)
+class Selectivity:
+    """How selectively an intervention removed the concept: the Pearson correlation of each
+    colour's error with its similarity to the concept (raised to `power`), over `cube`."""
+
+    r: float
+    r2: float
+    p: float
+    power: float
+    similarity: str
+    cube: str
+
+
+def _swatch(hex_: str) -> str:
+    return f'<span style="display:inline-block;width:1.2em;height:1.2em;background:#{html.escape(hex_)}"></span>'
+
+
+@dataclass(frozen=True, repr=False)
+class Run:
+    """One seed's result: its evaluation folder and metrics.json (read-only), with typed views."""
+
+    path: Path
+    metrics: Mapping[str, Any]
+
+    @property
+    def experiment(self) -> str:
+        """The experiment's name."""
+        return self.metrics["experiment"]
+
+    @property
+    def seed(self) -> int:
+        """The seed."""
+        return self.metrics["seed"]
+
+    @property
+    def score(self) -> float:
+        """The selection score (the sweep's objective)."""
+        return self.metrics["score"]
+
+    @property
+    def interventions(self) -> list[str]:
+        """The interventions evaluated, in spec order."""
+        return [k for k in self.metrics["max_error"] if k != "baseline"]
+
+    @property
+    def max_error(self) -> dict[str, float]:
+        """The largest reconstruction error on the loss cube, baseline and per intervention."""
+        return dict(self.metrics["max_error"])
+
+    @property
+    def selectivity(self) -> dict[str, Selectivity]:
+        """Per intervention: how selectively it removed the concept."""
+        return {k: Selectivity(v["r"], v["r2"], v["p"], v["power"], v["similarity"], v["cube"])
+                for k, v in self.metrics["selectivity"].items()}
+
+    @property
+    def labels(self) -> dict[str, int]:
+        """Positive labels the regularisers used in training ('total': samples seen)."""
+        return dict(self.metrics["label_counts"])
+
+    @property
+    def val_losses(self) -> dict[str, float]:
+        """The last validation's losses."""
+        return dict(self.metrics["val_losses"])
+
+    @cached_property
+    def per_color(self) -> pd.DataFrame:
+        """The named colours: colour, hex, baseline error, then each intervention's change in error."""
+        import pandas as pd
+
+        rows = [{"colour": c["name"], "hex": c["hex"], "baseline": c["baseline"],
+                 **{k: c[k]["delta"] for k in self.interventions}} for c in self.metrics["per_color"]]
+        return pd.DataFrame(rows, columns=["colour", "hex", "baseline", *self.interventions])
+
+    @cached_property
+    def latents(self) -> pd.DataFrame:
+        """Where each named colour sits on the sphere: colour, then z0, z1, ..."""
+        import pandas as pd
+
+        rows = [{"colour": c["name"], **{f"z{i}": x for i, x in enumerate(c["latent"])}} for c in self.metrics["per_color"]]
+        return pd.DataFrame(rows)
+
+    @property
+    def training_path(self) -> Path:
+        """The trained model's folder (this evaluation's parent)."""
+        return self.path.parent
+
+    @cached_property
+    def losses(self) -> np.ndarray:
+        """The training loss at every step (float32)."""
+        import numpy as np
+
+        return np.load(self.training_path / layout.LOSSES)
+
+    @cached_property
+    def provenance(self) -> dict[str, Any]:
+        """What made this result: its keys, model fingerprints, the inputs the model was trained
+        from and the evaluation was made from (spec fields, dopesheet, code digests, torch,
+        platform), and the machine the evaluation ran on."""
+        env_file = self.path / layout.ENV
+        return {"training_key": self.metrics["training_key"], "evaluation_key": self.metrics["evaluation_key"],
+                "model_sha256": self.metrics["model_sha256"], "init_sha256": self.metrics["init_sha256"],
+                "training_inputs": R.read_training_record(self.training_path)["inputs"],
+                "evaluation_inputs": self.metrics["inputs"],
+                "environment": _read_json(env_file) if env_file.exists() else None}
+
+    @cached_property
+    def model(self) -> SphericalAutoencoder:
+        """The trained model (checked against its training record), in evaluation mode."""
+        record = R.read_training_record(self.training_path)
+        return R.load_model_of(self.training_path, record)
+
+    def __repr__(self) -> str:
+        ivs = ", ".join(f"{k} r²={s.r2:.3f}" for k, s in self.selectivity.items())
+        return f"Run({self.experiment} seed {self.seed}: score {self.score:.4f}; {ivs}; {self.path})"
+
+    def _repr_html_(self) -> str:
+        head = "".join(f"<th>Δ {html.escape(k)}</th>" for k in self.interventions)
+        rows = "".join(
+            f"<tr><td>{_swatch(c['hex'])} {html.escape(c['name'])}</td><td>{c['baseline']:.3g}</td>"
+            + "".join(f"<td>{c[k]['delta']:+.3g}</td>" for k in self.interventions) + "</tr>"
+            for c in self.metrics["per_color"])
+        sel = ", ".join(f"{html.escape(k)}: r² = {s.r2:.3f}" for k, s in self.selectivity.items())
+        return (f"<p><b>{html.escape(self.experiment)}</b> seed {self.seed}: score {self.score:.4f}; "
+                f"selectivity {sel}</p><table><tr><th>colour</th><th>baseline</th>{head}</tr>{rows}</table>")
+
+
+@dataclass(frozen=True, repr=False)
+class Sweep:
+    """A sweep's result: its folder and summary.json (read-only), with typed views."""
+
+    path: Path
+    summary: Mapping[str, Any]
+
+    @property
+    def experiment(self) -> str:
+        """The experiment's name."""
+        return self.summary["experiment"]
+
+    @property
+    def seeds(self) -> list[int]:
+        """The seeds swept."""
+        return list(self.summary["seeds"])
+
+    @property
+    def pareto(self) -> list[int]:
+        """The seeds on the Pareto front, best score first."""
+        return list(self.summary["pareto_seeds"])
+
+    @property
+    def selected_seed(self) -> int:
+        """The seed the sweep selected (the most selective on the front)."""
+        return self.summary["selected_seed"]
+
+    @property
+    def diverged(self) -> list[int]:
+        """Seeds whose training diverged (listed without scores, never selected)."""
+        return list(self.summary["diverged_seeds"])
+
+    @property
+    def stats(self) -> dict[str, dict[str, float]]:
+        """Mean, standard deviation and range of each metric over the seeds."""
+        return {k: dict(v) for k, v in self.summary["stats"].items()}
+
+    @cached_property
+    def runs(self) -> pd.DataFrame:
+        """A row per seed: score, validation losses, label counts, training seconds, fingerprint."""
+        import pandas as pd
+
+        return pd.DataFrame(list(self.summary["runs"]))
+
+    @cached_property
+    def selected(self) -> Run:
+        """The selected seed's full result."""
+        where = self.summary.get("selected_result")
+        if not where:
+            raise ReproError(f"{self.path}: the sweep did not evaluate its selected seed")
+        result = load(where)
+        assert isinstance(result, Run)
+        return result
+
+    def __repr__(self) -> str:
+        return (f"Sweep({self.experiment}: {len(self.seeds)} seeds, Pareto front of {len(self.pareto)}, "
+                f"selected seed {self.selected_seed}; {self.path})")
+
+
+@dataclass(frozen=True, repr=False)
+class Verification:
+    """What `repro verify` found: the report file and its contents (read-only), as tables."""
+
+    path: Path
+    report: Mapping[str, Any]
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """How many numbers had each status."""
+        return dict(self.report["counts"])
+
+    @property
+    def failed(self) -> bool:
+        """True if any number failed or a claim did not behave as registered."""
+        return bool(self.report["failed"])
+
+    @cached_property
+    def numbers(self) -> pd.DataFrame:
+        """A row per published number: id, experiment, published, reproduced, difference, band, status."""
+        import pandas as pd
+
+        return pd.DataFrame(list(self.report["entries"]))
+
+    @cached_property
+    def claims(self) -> pd.DataFrame:
+        """A row per claim and experiment: the selected seed's value, how many seeds and Pareto
+        seeds it holds on, and the verdict."""
+        import pandas as pd
+
+        return pd.DataFrame(list(self.report["claims"]))
+
+    def __repr__(self) -> str:
+        counts = ", ".join(f"{n} {k}" for k, n in self.counts.items())
+        return f"Verification({sum(self.counts.values())} numbers: {counts}; {len(self.report['claims'])} claims; {self.path})"

@@ -1,0 +1,90 @@
+"""The Python API end to end on the 201-step spec: typed results that are the CLI's results
+(same cache, same bytes), reopened with repro.load, and bad input as one ReproError."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import repro
+from repro.base.errors import ReproError
+from tests.conftest import ROOT
+
+SPECS = ROOT / "tests" / "specs"
+QUICK = str(SPECS / "quick.toml")
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("REPRO_RESULTS", str(tmp_path))
+    return tmp_path
+
+
+def test_the_package_face_lists_the_api_and_imports_it_only_when_used():
+    out = subprocess.run([sys.executable, "-c", "import sys, repro; print('repro.api' in sys.modules, "
+                          "'torch' in sys.modules); print(repro.run.__module__)"],
+                         capture_output=True, text=True, check=True, cwd=ROOT).stdout.split()
+    assert out == ["False", "False", "repro.api"]
+    assert {"run", "sweep", "verify", "load", "spec", "experiments", "Run"} <= set(dir(repro))
+
+
+def test_a_run_is_typed_and_is_the_clis_result(cache):
+    r = repro.run(QUICK, progress=False)
+    assert isinstance(r, repro.Run) and r.seed == 3 and r.experiment == "quick"
+    table = r.per_color
+    assert list(table.columns) == ["colour", "hex", "baseline", *r.interventions] and len(table) == 17
+    red = table.set_index("colour").loc["red"]
+    assert red["suppression"] == r.metrics["per_color"][0]["suppression"]["delta"]
+    assert 0 <= r.selectivity["suppression"].r2 <= 1 and r.labels["total"] == 201 * 64
+    assert r.losses.shape == (201,) and r.losses.dtype == np.float32
+    assert r.provenance["model_sha256"] == r.metrics["model_sha256"] and r.provenance["environment"]["torch"]
+    assert sum(p.numel() for p in r.model.parameters()) > 0
+    assert "<table>" in r._repr_html_() and "background:#FF0000" in r._repr_html_()
+    # the CLI finds the same model and evaluation in the same cache, and says it reused them
+    env = {**os.environ, "REPRO_RESULTS": str(cache)}
+    cli = subprocess.run([sys.executable, "-m", "repro", "run", QUICK, "-q"], capture_output=True, text=True,
+                         env=env, cwd=ROOT, check=True)
+    assert "reusing the cached model" in cli.stderr and f"result: {r.path}" in cli.stdout
+    assert json.loads((r.path / "metrics.json").read_text()) == dict(r.metrics)
+    # and load reopens it, from the evaluation folder, its metrics.json or the model's folder
+    for where in (r.path, r.path / "metrics.json", r.path.parent):
+        again = repro.load(where)
+        assert isinstance(again, repro.Run) and again.metrics == r.metrics
+
+
+def test_overrides_and_seeds_go_through_the_specs_checks(cache):
+    s = repro.spec(QUICK, seed=5, overrides={"labels.red.scale": 0.07})
+    assert s.seed == 5 and s.labels["red"].scale == 0.07
+    with pytest.raises(ReproError, match="labels.red.scale"):
+        repro.spec(QUICK, overrides={"labels.red.scale": None})
+    with pytest.raises(ReproError, match="no such"):
+        repro.spec(QUICK, overrides={"labels.red.scael": 0.07})
+    with pytest.raises(ReproError, match="seed"):
+        repro.run(s, seed=-1, progress=False)
+    # another seed of a spec made with overrides keeps them
+    r = repro.run(s, seed=4, progress=False)
+    assert r.seed == 4 and r.provenance["training_inputs"]["spec"]["labels"]["red"]["scale"] == 0.07
+    with pytest.raises(ReproError, match="seeds: give at least one"):
+        repro.sweep(QUICK, seeds=[], progress=False)
+    with pytest.raises(ReproError, match="not a result"):
+        repro.load(cache)
+
+
+def test_a_sweep_and_a_verification_as_tables(cache, tmp_path_factory, monkeypatch):
+    sw = repro.sweep(QUICK, seeds=range(3), jobs=1, executor="inline", progress=False)
+    assert sw.seeds == [0, 1, 2] and sw.selected_seed in sw.pareto and len(sw.runs) == 3
+    assert sw.selected.seed == sw.selected_seed and repro.load(sw.path).summary == sw.summary
+    registry = tmp_path_factory.mktemp("registry")
+    (registry / "numbers.toml").write_text(
+        f'[[number]]\nid = "quick.score"\nsource = "a test"\nexperiment = "{QUICK}"\n'
+        f'path = "run:score"\nvalue = 0.5\ndecimals = 1\n')
+    monkeypatch.setenv("REPRO_REGISTRY", str(registry))
+    v = repro.verify([QUICK], quick=True, progress=False)
+    row = v.numbers.set_index("id").loc["quick.score"]
+    assert row["reproduced"] == repro.run(QUICK, progress=False).score
+    assert sum(v.counts.values()) == 1 and v.path.name == "verification-partial.json"
+    with pytest.raises(ReproError, match="nothing for"):
+        repro.verify(["ex-0.0.0"], quick=True, progress=False)
