@@ -207,6 +207,7 @@ def build(jobs: int | None = None, log: Callable[[str], None] = _log) -> Path:
     from repro.base.paths import ROOT
     from repro.store.layout import timings_file
 
+    _check_tex()  # before anything is trained: a missing TeX should not cost the sweeps first
     stages = Stages()
     layout = read_layout()
     with stages.stage("sweeps and selected runs"):

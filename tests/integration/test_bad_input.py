@@ -214,3 +214,11 @@ def test_a_registry_file_that_is_a_fifo_or_a_folder(tmp_path):
     (reg / "dir.toml").mkdir()
     one_line_error(repro("verify", "--quick", env={"REPRO_REGISTRY": str(reg), "REPRO_RESULTS": str(tmp_path)}),
                    "regular file")
+
+
+def test_paper_without_tex_says_so_before_training_anything(tmp_path):
+    # a PATH without pdflatex and latexmk: one line naming them and the packages, nothing trained
+    out = repro("paper", env={"PATH": str(tmp_path / "empty"), "REPRO_RESULTS": str(tmp_path / "results")},
+                timeout=30)
+    one_line_error(out, "pdflatex, latexmk not found", "texlive-latex-base")
+    assert not (tmp_path / "results").exists() or not any((tmp_path / "results").iterdir())
