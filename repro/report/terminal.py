@@ -6,6 +6,11 @@ from repro.fidelity import judge as J
 from repro.fidelity.verify import NOT_MEASURED
 
 
+def _p(p: float) -> str:
+    """A p-value as printed: below the smallest double the test reports 0, which is not 0."""
+    return "p < 1e-300" if p < 1e-300 else f"p = {p:.3g}"
+
+
 def format_run(m: dict) -> str:
     """A run's per-colour table, max errors, selectivity and labels as text."""
     ivs = [k for k in m["max_error"] if k != "baseline"]
@@ -20,7 +25,7 @@ def format_run(m: dict) -> str:
     lines.append("Selectivity (Pearson r of error vs target^power):")
     for k, s in m["selectivity"].items():
         lines.append(f"  {k:<22} {s['similarity']}^{s['power']:g} on {s['cube']}: "
-                     f"r = {s['r']:.4f}, R² = {s['r2']:.4f}, p = {s['p']:.3g}")
+                     f"r = {s['r']:.4f}, R² = {s['r2']:.4f}, {_p(s['p'])}")
     lc = m["label_counts"]
     labels = ", ".join(f"{k} {v}" for k, v in lc.items() if k not in ("total", "total_active"))
     lines.append(f"Score (selection): {m['score']:.4f}")
@@ -40,7 +45,8 @@ def format_sweep(s: dict) -> str:
              f"selected seed {s['selected_seed']}  (front by score: {', '.join(map(str, s['pareto_seeds']))})", "",
              f"{'metric':<22} {'min':>10} {'max':>10} {'mean':>10} {'std':>10}"]
     for k, v in s["stats"].items():
-        lines.append(f"{k:<22} {v['min']:>10.4f} {v['max']:>10.4f} {v['mean']:>10.4f} {v['std']:>10.4f}")
+        # significant digits: a validation loss of 4e-5 is not 0.0000
+        lines.append(f"{k:<22} {v['min']:>10.4g} {v['max']:>10.4g} {v['mean']:>10.4g} {v['std']:>10.4g}")
     t = s["timings"]
     lines.append(f"\n{t['trained']} seeds trained, {t['cached']} reused, {t['total_s']:.1f}s")
     return "\n".join(lines)

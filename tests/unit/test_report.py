@@ -93,3 +93,15 @@ def test_latex_errors_name_file_and_line(tmp_path):
     log = tmp_path / "main.log"
     log.write_text("This is pdfTeX\n./tables/table1.tex:12: Undefined control sequence.\nl.12 \\bogus\n")
     assert latex_errors(log).startswith("./tables/table1.tex:12: Undefined control sequence.")
+
+
+def test_terminal_text_keeps_small_numbers_visible():
+    from repro.report.terminal import _p, format_sweep
+
+    assert _p(0.0) == "p < 1e-300" and _p(0.0123) == "p = 0.0123"
+    s = {"experiment": "x", "seeds": [0, 1], "pareto_seeds": [1], "selected_seed": 1,
+         "objectives": {"minimize": ["val_recon"], "maximize": ["score"]},
+         "stats": {"val_recon": {"min": 4.1e-05, "max": 5.2e-05, "mean": 4.6e-05, "std": 7.8e-06}},
+         "timings": {"trained": 2, "cached": 0, "total_s": 1.0}}
+    text = format_sweep(s)
+    assert "4.1e-05" in text and "0.0000" not in text
