@@ -38,7 +38,8 @@ if TYPE_CHECKING:
 
     from repro.method.model import SphericalAutoencoder
 
-__all__ = ["experiments", "spec", "run", "load", "sweep", "verify", "Run", "Sweep", "Selectivity", "Verification"]
+__all__ = ["experiments", "spec", "run", "load", "runs", "sweep", "verify", "Run", "Sweep", "Selectivity",
+           "Verification"]
 
 
 def experiments() -> list[str]:
@@ -104,6 +105,51 @@ def load(path: str | Path) -> Run | Sweep:
     if not (p / layout.METRICS).is_file():
         raise ReproError(f"{p}: not a result (no {layout.METRICS} or {layout.SUMMARY})")
     return Run(p, MappingProxyType(R.read_metrics(p)))
+
+
+def runs(experiment: str | None = None) -> pd.DataFrame:
+    """Every trained model in the cache (of one experiment, or all): a row each with its
+    experiment, seed, training key, whether it is what the spec trains today (and if not, what
+    differs), its best score and last validation losses, how it was trained, and when."""
+    import datetime
+
+    import pandas as pd
+
+    from repro.store import keys
+
+    names = [experiment] if experiment is not None else sorted(
+        p.name for p in results_dir().iterdir() if p.is_dir()) if results_dir().is_dir() else []
+    rows = []
+    for name in names:
+        try:
+            base = load_spec(name)
+        except ReproError:
+            base = None  # an experiment whose spec is gone or broken: its models are still listed
+        for f in layout.trained_models(name):
+            try:
+                record = R.read_training_record(f.parent)
+            except ReproError:
+                continue  # unfinished or damaged: not a result
+            seed = record.get("seed")
+            if base is None or not isinstance(seed, int):
+                differs = "no spec of this name"
+            else:
+                changed = keys.what_changed(record.get("inputs") or {}, keys.training_inputs(base.with_seed(seed)))
+                differs = ", ".join(changed)
+            scores = [json.loads(sf.read_text()).get("score") for sf in f.parent.glob(layout.SCORE_GLOB)]
+            scores = [x for x in scores if isinstance(x, (int, float))]
+            rows.append({"experiment": name, "seed": seed, "training_key": record.get("training_key"),
+                         "current": base is not None and not differs, "differs": differs,
+                         "score": max(scores) if scores else None, **{k: v for k, v in record.get("val_losses", {}).items()},
+                         "loop": record.get("loop"), "diverged": bool(record.get("diverged")),
+                         "date": datetime.datetime.fromtimestamp(f.stat().st_mtime).isoformat(timespec="seconds"),
+                         "path": str(f.parent)})
+    columns = ["experiment", "seed", "training_key", "current", "differs", "score"]
+    frame = pd.DataFrame(rows)
+    if frame.empty:
+        return pd.DataFrame(columns=[*columns, "loop", "diverged", "date", "path"])
+    rest = [c for c in frame.columns if c not in columns]
+    return frame[[*columns, *rest]].sort_values(["experiment", "seed", "date"], ignore_index=True)
 
 
 def _read_json(path: Path) -> dict:

@@ -110,6 +110,25 @@ def list_cmd():
             click.echo(f"{name:22s} (invalid: {e})")
 
 
+@main.command("runs")
+@click.argument("experiment", required=False)
+@click.option("--csv", "as_csv", is_flag=True, help="Write CSV (every column) instead of a table.")
+def runs_cmd(experiment, as_csv):
+    """List the trained models in the cache (of EXPERIMENT, or all): seed, training key, whether
+    it is what the spec trains today (else what differs), best score, validation losses, date."""
+    from repro.api import runs
+
+    frame = runs(experiment)
+    if as_csv:
+        click.echo(frame.to_csv(index=False), nl=False)
+    elif frame.empty:
+        click.echo("no trained models in the cache" + (f" for {experiment}" if experiment else ""), err=True)
+    else:
+        shown = frame.drop(columns=["path", "loop"]).fillna("")
+        shown["differs"] = shown["differs"].str.slice(0, 60)
+        click.echo(shown.to_string(index=False))
+
+
 @main.command()
 @click.argument("experiment")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a spec key (repeatable).")

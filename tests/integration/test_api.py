@@ -88,3 +88,26 @@ def test_a_sweep_and_a_verification_as_tables(cache, tmp_path_factory, monkeypat
     assert sum(v.counts.values()) == 1 and v.path.name == "verification-partial.json"
     with pytest.raises(ReproError, match="nothing for"):
         repro.verify(["ex-0.0.0"], quick=True, progress=False)
+
+
+def test_runs_lists_the_cache_and_says_what_differs(cache, tmp_path_factory, monkeypatch):
+    # an experiments folder of one's own: the shipped specs and the quick one beside them
+    experiments = tmp_path_factory.mktemp("experiments")
+    for f in [*(ROOT / "experiments").iterdir(), SPECS / "quick.toml", SPECS / "quick.csv"]:
+        (experiments / f.name).write_bytes(f.read_bytes())
+    monkeypatch.setenv("REPRO_EXPERIMENTS", str(experiments))
+    repro.run("quick", progress=False)
+    repro.run("quick", overrides={"labels.red.scale": 0.07}, progress=False)
+    table = repro.runs("quick")
+    assert len(table) == 2 and set(table["seed"]) == {3}
+    current = table[table["current"]]
+    stale = table[~table["current"]]
+    assert len(current) == 1 and current["differs"].iloc[0] == ""
+    # the override's model is not what the spec trains today, and the listing says why
+    assert stale["differs"].iloc[0] == "spec.labels.red.scale"
+    assert table["score"].notna().all() and (table["val_recon"] > 0).all()
+    env = {**os.environ, "REPRO_RESULTS": str(cache), "REPRO_EXPERIMENTS": str(experiments)}
+    out = subprocess.run([sys.executable, "-m", "repro", "runs", "quick", "--csv"], capture_output=True, text=True,
+                         env=env, cwd=ROOT, check=True).stdout.splitlines()
+    assert out[0].startswith("experiment,seed,training_key,current,differs,score") and len(out) == 3
+    assert repro.runs("nothing-here").empty
