@@ -67,7 +67,7 @@ class Dopesheet:
         return tuple(t.name for t in self.tracks)
 
     def track(self, name: str) -> Track:
-        """The track of a property (SpecError if there is none)."""
+        """The track of a property (KeyError if there is none)."""
         for t in self.tracks:
             if t.name == name:
                 return t
@@ -85,6 +85,27 @@ class Dopesheet:
             keys = _effective_keys(tr)  # once per track, not once per step
             out[tr.name] = [track_value(tr, t, keys) for t in range(n)]
         return out
+
+
+def with_keyframe(sheet: Dopesheet, prop: str, step: int, value: float) -> Dopesheet:
+    """The dopesheet with `prop` keyed to `value` at `step` (the key there replaced, or a new
+    one added); the step must lie within the schedule, so its length stays the same."""
+    if prop not in sheet.props:
+        raise SpecError(f"schedule.{prop}: the dopesheet {Path(sheet.source).name} has no column {prop!r}; "
+                        f"its columns: {', '.join(sheet.props)}")
+    if isinstance(step, bool) or not isinstance(step, int) or not 0 <= step < len(sheet):
+        raise SpecError(f"schedule.{prop}.{step}: the step must be an integer in 0..{len(sheet) - 1} "
+                        f"(the dopesheet's steps)")
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+        raise SpecError(f"schedule.{prop}.{step}: the value must be a finite number >= 0 (learning rates and "
+                        f"weights), got {value!r}")
+    tracks = []
+    for t in sheet.tracks:
+        if t.name == prop:
+            keys = [k for k in t.keys if k.step != step] + [Keyframe(step, float(value))]
+            t = Track(t.name, tuple(sorted(keys, key=lambda k: k.step)), t.space, t.easing)
+        tracks.append(t)
+    return Dopesheet(tuple(tracks), tuple(sorted(set(sheet.steps) | {step})), sheet.phases, sheet.source)
 
 
 def minjerk(tau: float) -> float:

@@ -26,7 +26,7 @@ from pydantic import Field, PrivateAttr, ValidationError
 from repro.method import interventions
 from repro.method import regularizers
 from repro.method import surgery
-from repro.config.dopesheet import Dopesheet, load_dopesheet
+from repro.config.dopesheet import Dopesheet, load_dopesheet, with_keyframe
 from repro.base.errors import SpecError
 from repro.base.files import read_text
 from repro.base.paths import experiments_dir
@@ -368,6 +368,14 @@ def _flatten(d: dict, prefix: str = "") -> dict[str, Any]:
     return out
 
 
+def _schedule_key(key: str) -> tuple[str, int]:
+    """'schedule.anchor.750' -> ('anchor', 750)."""
+    m = re.fullmatch(r"schedule\.([^.]+)\.(\d{1,7})", key)
+    if not m:
+        raise SpecError(f"--set {key}: a schedule value is schedule.COLUMN.STEP=value, e.g. schedule.anchor.750=0.5")
+    return m.group(1), int(m.group(2))
+
+
 def parse_override(item: str) -> tuple[str, Any]:
     """One `--set key=value` override as (dotted key, TOML value)."""
     if "=" not in item:
@@ -395,6 +403,9 @@ def apply_overrides(data: dict, overrides: list[tuple[str, Any]]) -> dict:
         if key not in flat:
             close = difflib.get_close_matches(key, list(flat), n=3, cutoff=0.5)
             hint = f"; did you mean {', '.join(close)}?" if close else ""
+            if "." not in key and (key == "lr" or key in data.get("regularizers", {})):
+                # the learning rate and the regularisers' weights live in the dopesheet
+                hint = f"; {key} is scheduled in the dopesheet: set it at a step, e.g. schedule.{key}.0={value}"
             raise SpecError(f"--set {key}: no such key in the spec{hint}")
         node = data
         *parents, last = key.split(".")
@@ -425,6 +436,9 @@ def load_spec(name_or_path: str, overrides: list[str] | None = None, seed: int |
     where = str(path)
     spec = validate(raw, where)
     pairs = [parse_override(o) for o in overrides or []]
+    # schedule.TRACK.STEP=value keys the dopesheet, once it is loaded; the rest are spec fields
+    keyed = [(k, v) for k, v in pairs if k.startswith("schedule.")]
+    pairs = [(k, v) for k, v in pairs if not k.startswith("schedule.")]
     if seed is not None:
         if any(k == "seed" for k, _ in pairs):
             raise SpecError("both --seed and --set seed=... given; use one")
@@ -436,6 +450,10 @@ def load_spec(name_or_path: str, overrides: list[str] | None = None, seed: int |
         raise SpecError(f"{where}: {field}: {message}")
     sheet_path = _sheet_path(sheet_owner, spec.dopesheet, where)
     sheet = load_dopesheet(sheet_path)
+    for key, value in keyed:
+        sheet = with_keyframe(sheet, *_schedule_key(key), value)
+    if keyed:
+        where = f"{path} with --set"
     _check_schedule(spec, sheet, where, sheet_path)
     spec._name, spec._source, spec._sheet = path.stem, str(path), sheet
     return spec

@@ -111,3 +111,17 @@ def test_runs_lists_the_cache_and_says_what_differs(cache, tmp_path_factory, mon
                          env=env, cwd=ROOT, check=True).stdout.splitlines()
     assert out[0].startswith("experiment,seed,training_key,current,differs,score") and len(out) == 3
     assert repro.runs("nothing-here").empty
+
+
+def test_a_schedule_value_set_at_a_step_trains_another_model(cache):
+    default = repro.run(QUICK, progress=False)
+    changed = repro.run(QUICK, overrides={"schedule.anchor.100": 0.5}, progress=False)
+    assert changed.metrics["training_key"] != default.metrics["training_key"]
+    assert changed.metrics["model_sha256"] != default.metrics["model_sha256"]
+    # the CLI takes the same override to the same key, and reuses the model the API trained
+    env = {**os.environ, "REPRO_RESULTS": str(cache)}
+    cli = subprocess.run([sys.executable, "-m", "repro", "run", QUICK, "-q", "--set", "schedule.anchor.100=0.5"],
+                         capture_output=True, text=True, env=env, cwd=ROOT, check=True)
+    assert "reusing the cached model" in cli.stderr and f"result: {changed.path}" in cli.stdout
+    with pytest.raises(ReproError, match="schedule.lr.0"):
+        repro.spec(QUICK, overrides={"lr": 0.1})  # lr lives in the dopesheet: the message says how

@@ -110,3 +110,19 @@ def test_minjerk_midpoint():
     tr = Track("w", (Keyframe(0, 0.0), Keyframe(10, 1.0)))
     assert track_value(tr, 5) == 0.5
     assert math.isclose(track_value(tr, 1), 10 * 0.1**3 - 15 * 0.1**4 + 6 * 0.1**5)
+
+
+def test_a_keyframe_set_at_a_step_replaces_or_adds_and_keeps_the_length():
+    from repro.config.dopesheet import parse_dopesheet, with_keyframe
+
+    sheet = parse_dopesheet("STEP,PHASE,ACTION,lr,anchor\n0,a,,0.01,1\n100,a,,0.02,\n200,b,,0.03,0\n")
+    added = with_keyframe(sheet, "anchor", 50, 0.5)
+    assert [(k.step, k.value) for k in added.track("anchor").keys] == [(0, 1.0), (50, 0.5), (200, 0.0)]
+    assert len(added) == len(sheet) == 201 and added.track("lr") == sheet.track("lr")
+    assert added.realize()["anchor"][50] == 0.5 and sheet.realize()["anchor"][50] != 0.5
+    replaced = with_keyframe(sheet, "lr", 100, 0.05)
+    assert [(k.step, k.value) for k in replaced.track("lr").keys] == [(0, 0.01), (100, 0.05), (200, 0.03)]
+    for prop, step, value, needle in [("lrr", 10, 0.1, "no column 'lrr'"), ("lr", 201, 0.1, "0..200"),
+                                      ("lr", 10, -1.0, ">= 0"), ("lr", 10, float("nan"), "finite")]:
+        with pytest.raises(SpecError, match=needle):
+            with_keyframe(sheet, prop, step, value)
