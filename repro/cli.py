@@ -72,6 +72,10 @@ class ReproGroup(click.Group):
             sys.exit(130)
 
 
+SET_HELP = ("Override a spec key, e.g. labels.red.scale=0.16, or a dopesheet value at a step, e.g. "
+            "schedule.anchor.750=0.5 (repeatable).")
+
+
 def _log(message: str) -> None:
     click.echo(message, err=True)
 
@@ -131,7 +135,7 @@ def runs_cmd(experiment, as_csv):
 
 @main.command()
 @click.argument("experiment")
-@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a spec key, e.g. labels.red.scale=0.16, or a dopesheet value at a step, e.g. schedule.anchor.750=0.5 (repeatable).")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help=SET_HELP)
 def show(experiment, overrides):
     """Print the resolved spec of EXPERIMENT and its resolved keyframes."""
     from repro.config.dopesheet import to_markdown
@@ -148,7 +152,7 @@ def show(experiment, overrides):
 @main.command()
 @click.argument("experiment")
 @click.option("--seed", type=click.IntRange(min=0), default=None, help="Training seed (default: the spec's).")
-@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a spec key, e.g. labels.red.scale=0.16, or a dopesheet value at a step, e.g. schedule.anchor.750=0.5 (repeatable).")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help=SET_HELP)
 @click.option("--force", is_flag=True, help="Retrain even if this exact result exists.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress line.")
 def run(experiment, seed, overrides, force, quiet):
@@ -183,7 +187,7 @@ def run(experiment, seed, overrides, force, quiet):
 @click.option("--chunk", "chunk_size", type=click.IntRange(min=1), default=None,
               help="Seeds trained together as one batched task (default 30): smaller is cached sooner, larger "
                    "trains faster. The models do not depend on it.")
-@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a spec key, e.g. labels.red.scale=0.16, or a dopesheet value at a step, e.g. schedule.anchor.750=0.5 (repeatable).")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help=SET_HELP)
 def sweep(experiment, seeds, jobs, executor, scheduler, chunk_size, overrides):
     """Train every seed of EXPERIMENT, keep the Pareto front, evaluate the most selective run.
 
