@@ -134,11 +134,26 @@ def _worker_init(parent: int) -> None:
     _orphan_watchdog(parent)
 
 
+NO_MAIN_GUARD = ("local workers are spawned processes that import the calling script, and this script "
+                 "starts a sweep when imported: call it under `if __name__ == \"__main__\":` (or use "
+                 "executor=\"inline\")")
+
+
+def _spawned_while_importing() -> bool:
+    """True in a spawned process that is still importing its parent's main script."""
+    # spawn sets this while the child runs its parent's main module, before its own work starts
+    return bool(getattr(multiprocessing.current_process(), "_inheriting", False))
+
+
 class LocalExecutor(ProcessPoolExecutor):
     """Worker processes on this machine (spawned: forking a process whose torch thread pools
     have started can hang), and a queue the workers report their progress on."""
 
     def __init__(self, jobs: int):
+        if _spawned_while_importing():
+            # A worker re-running its parent's unguarded script: one line on its stderr, and it
+            # exits; the parent says the same as a ReproError.
+            raise SystemExit(f"error: {NO_MAIN_GUARD}")
         self._ctx = multiprocessing.get_context("spawn")
         super().__init__(max_workers=jobs, mp_context=self._ctx, initializer=_worker_init, initargs=(os.getpid(),))
         self.jobs = jobs
@@ -153,9 +168,13 @@ class LocalExecutor(ProcessPoolExecutor):
     def progress_queue(self):
         """A queue the workers report progress on (its server starts on first use)."""
         if self._manager is None:
-            self._manager = SyncManager(ctx=self._ctx)
-            with _ctrl_c_ignored():
-                self._manager.start(_worker_init, (os.getpid(),))
+            manager = SyncManager(ctx=self._ctx)
+            try:
+                with _ctrl_c_ignored():
+                    manager.start(_worker_init, (os.getpid(),))
+            except EOFError:  # its process died while starting: above all, an unguarded script
+                raise ReproError(NO_MAIN_GUARD) from None
+            self._manager = manager  # only a started manager has a shutdown to call
         return self._manager.Queue()
 
     def shutdown(self, wait=True, *, cancel_futures=False):

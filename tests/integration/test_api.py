@@ -125,3 +125,23 @@ def test_a_schedule_value_set_at_a_step_trains_another_model(cache):
     assert "reusing the cached model" in cli.stderr and f"result: {changed.path}" in cli.stdout
     with pytest.raises(ReproError, match="schedule.lr.0"):
         repro.spec(QUICK, overrides={"lr": 0.1})  # lr lives in the dopesheet: the message says how
+
+
+@pytest.mark.parametrize("guarded", [False, True])
+def test_a_script_that_sweeps_on_local_workers(tmp_path, guarded):
+    # Local workers are spawned and import the script: without a main guard, what the user
+    # reads is what to do, once from the worker and once from the script, not 130 lines.
+    call = f'sw = repro.sweep({QUICK!r}, seeds=range(2), jobs=2, progress=False)\nprint("selected", sw.selected_seed)'
+    body = ('if __name__ == "__main__":\n' + "\n".join("    " + line for line in call.splitlines())) if guarded else call
+    script = tmp_path / "script.py"
+    script.write_text("import repro\n" + body + "\n")
+    env = {**os.environ, "REPRO_RESULTS": str(tmp_path / "results"), "PYTHONPATH": str(ROOT)}
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, cwd=tmp_path,
+                         timeout=300)
+    if guarded:
+        assert out.returncode == 0 and "selected" in out.stdout, out.stderr[-2000:]
+    else:
+        assert out.returncode != 0
+        assert out.stderr.count('if __name__ == "__main__":') >= 1
+        assert "bootstrapping" not in out.stderr and "SyncManager" not in out.stderr
+        assert len(out.stderr.splitlines()) < 30, out.stderr
