@@ -153,6 +153,10 @@ class Spec(Strict):
     score: ScoreSpec
     sweep: SweepSpec
     figures: FiguresSpec = FiguresSpec()
+    # Keyframes set over the dopesheet's: {column: {step: value}} ([schedule.anchor] "750" = 0.5,
+    # or --set schedule.anchor.750=0.5). Part of the spec, so a result's spec.toml and dopesheet.csv
+    # still say how it was trained.
+    schedule: dict[str, dict[str, float]] = {}
 
     # Not part of the TOML: the experiment's name, the file it came from, its schedule.
     _name: str = PrivateAttr("")
@@ -368,14 +372,6 @@ def _flatten(d: dict, prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def _schedule_key(key: str) -> tuple[str, int]:
-    """'schedule.anchor.750' -> ('anchor', 750)."""
-    m = re.fullmatch(r"schedule\.([^.]+)\.(\d{1,7})", key)
-    if not m:
-        raise SpecError(f"--set {key}: a schedule value is schedule.COLUMN.STEP=value, e.g. schedule.anchor.750=0.5")
-    return m.group(1), int(m.group(2))
-
-
 def parse_override(item: str) -> tuple[str, Any]:
     """One `--set key=value` override as (dotted key, TOML value)."""
     if "=" not in item:
@@ -399,6 +395,16 @@ def apply_overrides(data: dict, overrides: list[tuple[str, Any]]) -> dict:
     """A copy of the spec's data with the overrides applied (a key that does not exist is an error)."""
     data = json.loads(json.dumps(data))
     for key, value in overrides:
+        if key.startswith("schedule.") or key == "schedule":
+            # a keyframe over the dopesheet's: the column and step need not be set already
+            m = re.fullmatch(r"schedule\.([^.]+)\.(\d{1,7})", key)
+            if not m:
+                raise SpecError(f"--set {key}: a schedule value is schedule.COLUMN.STEP=value, e.g. "
+                                "schedule.anchor.750=0.5")
+            if isinstance(value, int) and not isinstance(value, bool):
+                value = float(value)
+            data.setdefault("schedule", {}).setdefault(m.group(1), {})[m.group(2)] = value
+            continue
         flat = _flatten(data)
         if key not in flat:
             close = difflib.get_close_matches(key, list(flat), n=3, cutoff=0.5)
@@ -436,9 +442,6 @@ def load_spec(name_or_path: str, overrides: list[str] | None = None, seed: int |
     where = str(path)
     spec = validate(raw, where)
     pairs = [parse_override(o) for o in overrides or []]
-    # schedule.TRACK.STEP=value keys the dopesheet, once it is loaded; the rest are spec fields
-    keyed = [(k, v) for k, v in pairs if k.startswith("schedule.")]
-    pairs = [(k, v) for k, v in pairs if not k.startswith("schedule.")]
     if seed is not None:
         if any(k == "seed" for k, _ in pairs):
             raise SpecError("both --seed and --set seed=... given; use one")
@@ -450,10 +453,11 @@ def load_spec(name_or_path: str, overrides: list[str] | None = None, seed: int |
         raise SpecError(f"{where}: {field}: {message}")
     sheet_path = _sheet_path(sheet_owner, spec.dopesheet, where)
     sheet = load_dopesheet(sheet_path)
-    for key, value in keyed:
-        sheet = with_keyframe(sheet, *_schedule_key(key), value)
-    if keyed:
-        where = f"{path} with --set"
+    for column, keys in spec.schedule.items():
+        for step, value in keys.items():
+            if not re.fullmatch(r"\d{1,7}", step):
+                raise SpecError(f"{where}: schedule.{column}: {step!r} is not a step (a whole number)")
+            sheet = with_keyframe(sheet, column, int(step), value)
     _check_schedule(spec, sheet, where, sheet_path)
     spec._name, spec._source, spec._sheet = path.stem, str(path), sheet
     return spec
@@ -514,8 +518,8 @@ def _validation_runs(spec: Spec, steps: int) -> bool:
 
 
 def to_dict(spec: Spec) -> dict:
-    """The spec as plain TOML-able data, in field order."""
-    return spec.model_dump(mode="python")
+    """The spec as plain TOML-able data, in field order (no schedule table when nothing is set)."""
+    return spec.model_dump(mode="python", exclude=None if spec.schedule else {"schedule"})
 
 
 def to_toml(spec: Spec) -> str:

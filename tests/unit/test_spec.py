@@ -43,7 +43,8 @@ def test_every_paper_hyperparameter_comes_from_a_file():
     from repro.config.spec import Spec
 
     defaults = {name for name, f in Spec.model_fields.items() if not f.is_required()}
-    assert defaults == {"about", "figures"}
+    # schedule's default sets nothing: the dopesheet as written
+    assert defaults == {"about", "figures", "schedule"} and Spec.model_fields["schedule"].default == {}
     assert load_spec("ex-2.7.1").data.batch_size == 64  # inherited from experiments/_base.toml
 
 
@@ -197,3 +198,20 @@ def test_training_key_counts_schedule_length(tmp_path):
 
 def test_quick_spec_loads():
     assert len(load_spec(str(SPECS / "quick.toml")).sheet) == 201
+
+
+def test_a_schedule_set_in_the_spec_keys_the_dopesheet_and_survives_its_toml(tmp_path):
+    from repro.config.spec import to_toml
+
+    s = load_spec("ex-2.4.1", ["schedule.anchor.750=0.5", "schedule.lr.10=0.02"])
+    assert s.schedule == {"anchor": {"750": 0.5}, "lr": {"10": 0.02}}
+    assert s.sheet.realize()["anchor"][750] == 0.5 and s.sheet.realize()["lr"][10] == 0.02
+    assert "[schedule]" in to_toml(s) and "[schedule]" not in to_toml(load_spec("ex-2.4.1"))
+    # the resolved TOML beside the original dopesheet gives the same schedule back
+    (tmp_path / "again.toml").write_text(to_toml(s))
+    (tmp_path / s.dopesheet).write_bytes((ROOT / "experiments" / s.dopesheet).read_bytes())
+    again = load_spec(str(tmp_path / "again.toml"))
+    assert again.schedule == s.schedule and again.sheet.realize() == s.sheet.realize()
+    with pytest.raises(SpecError, match="not a step"):
+        (tmp_path / "bad.toml").write_text(to_toml(s).replace('750 = 0.5', '"7x" = 0.5'))
+        load_spec(str(tmp_path / "bad.toml"))
