@@ -322,6 +322,11 @@ class Run:
         record = R.read_training_record(self.training_path)
         return R.load_model_of(self.training_path, record)
 
+    @property
+    def plot(self) -> RunPlots:
+        """This run's figures, as matplotlib Figures: plot.per_color(), plot.latents(), plot.losses()."""
+        return RunPlots(self)
+
     def __repr__(self) -> str:
         ivs = ", ".join(f"{k} r²={s.r2:.3f}" for k, s in self.selectivity.items())
         return f"Run({self.experiment} seed {self.seed}: score {self.score:.4f}; {ivs}; {self.path})"
@@ -431,3 +436,78 @@ class Verification:
     def __repr__(self) -> str:
         counts = ", ".join(f"{n} {k}" for k, n in self.counts.items())
         return f"Verification({sum(self.counts.values())} numbers: {counts}; {len(self.report['claims'])} claims; {self.path})"
+
+
+def _shown(fig):
+    """A Figure that Jupyter shows when a cell returns it: it is made outside pyplot (so it
+    changes no global state), where IPython's figure display would not find it."""
+    import io
+
+    def png() -> bytes:
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=110)
+        return buf.getvalue()
+
+    fig._repr_png_ = png
+    return fig
+
+
+class RunPlots:
+    """A run's figures, drawn from what it stored (no retraining, no inference): each method
+    returns a matplotlib Figure outside pyplot's registry (Jupyter shows a returned one)."""
+
+    def __init__(self, run: Run):
+        self.run = run
+
+    def per_color(self):
+        """Each intervention's change in error for the 17 named colours, a bar per colour in its colour."""
+        from repro.report.plots import figure
+
+        r = self.run
+        rows = list(r.metrics["per_color"])
+        fig = figure(2.2 * max(1, len(r.interventions)), 3.2)
+        axes = fig.subplots(1, max(1, len(r.interventions)), sharey=True, squeeze=False)[0]
+        y = list(range(len(rows)))
+        for ax, name in zip(axes, r.interventions):
+            ax.barh(y, [c[name]["delta"] for c in rows], color=[f"#{c['hex']}" for c in rows], edgecolor="0.3",
+                    linewidth=0.4)
+            ax.axvline(0, color="0.3", linewidth=0.6)
+            ax.set(title=name, xlabel="Δ error (MSE)")
+        axes[0].set_yticks(y, [c["name"] for c in rows])
+        axes[0].invert_yaxis()
+        fig.suptitle(f"{r.experiment} seed {r.seed}: change in error per colour")
+        return _shown(fig)
+
+    def latents(self, dims: tuple[int, int] = (0, 1)):
+        """Where the named colours sit on the sphere, seen along two latent dimensions."""
+        import numpy as np
+
+        from repro.report.plots import figure
+
+        r = self.run
+        rows = list(r.metrics["per_color"])
+        width = len(rows[0]["latent"])
+        if len(dims) != 2 or any(not 0 <= d < width for d in dims) or dims[0] == dims[1]:
+            raise ReproError(f"dims: two different latent dimensions in 0..{width - 1}, got {dims}")
+        fig = figure(3.6, 3.6)
+        ax = fig.add_subplot()
+        t = np.linspace(0, 2 * np.pi, 200)
+        ax.plot(np.cos(t), np.sin(t), color="0.8", linewidth=0.8)
+        for c in rows:
+            x, yv = c["latent"][dims[0]], c["latent"][dims[1]]
+            ax.scatter([x], [yv], s=60, color=f"#{c['hex']}", edgecolors="0.3", linewidths=0.5, zorder=3)
+            ax.annotate(c["name"], (x, yv), xytext=(4, 3), textcoords="offset points", fontsize=7)
+        ax.set(aspect="equal", xlim=(-1.15, 1.15), ylim=(-1.15, 1.15), xlabel=f"z{dims[0]}", ylabel=f"z{dims[1]}",
+               title=f"{r.experiment} seed {r.seed}: latents")
+        return _shown(fig)
+
+    def losses(self):
+        """The training loss at every step (log scale)."""
+        from repro.report.plots import figure
+
+        r = self.run
+        fig = figure(6.0, 2.4)
+        ax = fig.add_subplot()
+        ax.semilogy(r.losses, linewidth=0.8)
+        ax.set(xlabel="step", ylabel="training loss", title=f"{r.experiment} seed {r.seed}")
+        return _shown(fig)

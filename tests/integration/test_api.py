@@ -145,3 +145,17 @@ def test_a_script_that_sweeps_on_local_workers(tmp_path, guarded):
         assert out.stderr.count('if __name__ == "__main__":') >= 1
         assert "bootstrapping" not in out.stderr and "SyncManager" not in out.stderr
         assert len(out.stderr.splitlines()) < 30, out.stderr
+
+
+def test_a_runs_figures_are_drawn_from_what_it_stored(cache):
+    r = repro.run(QUICK, progress=False)
+    bars = r.plot.per_color()
+    assert len(bars.axes) == len(r.interventions)
+    assert [t.get_text() for t in bars.axes[0].get_yticklabels()][0] == "red"
+    widths = [p.get_width() for p in bars.axes[0].patches]
+    assert widths[0] == r.per_color[r.interventions[0]].iloc[0]
+    lat = r.plot.latents((0, 1))
+    assert len(lat.axes[0].collections) == 17
+    assert len(r.plot.losses().axes[0].lines[0].get_ydata()) == 201
+    with pytest.raises(ReproError, match="dims"):
+        r.plot.latents((0, 9))

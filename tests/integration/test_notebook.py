@@ -32,12 +32,13 @@ def executed(tmp_path, monkeypatch):
 def test_the_quickstart_notebook_runs_and_shows_what_it_says(executed):
     cells, results = executed
     assert all(o.get("output_type") != "error" for c in cells for o in c.get("outputs", []))
-    experiments, run, per_color, selectivity, figure, override, sweep, runs, check, numbers = cells
+    experiments, run, per_color, selectivity, bars, latents, override, sweep, runs, check, numbers = cells
     assert "'ex-2.4.1'" in _text(experiments)
     assert "background:#FF0000" in _text(run) and "score" in _text(run)  # the swatches
     assert "<table" in _text(per_color) and "suppression" in _text(per_color)
     assert "'suppression'" in _text(selectivity)
-    assert any("image/png" in o.get("data", {}) for o in figure["outputs"])
+    for figure in (bars, latents):
+        assert any("image/png" in o.get("data", {}) for o in figure["outputs"])
     more_red, red, _r2 = ast.literal_eval(_text(override).strip())
     assert more_red > red  # red labelled twice as often: more red labels in training
     assert "Sweep(ex-2.4.1: 4 seeds" in _text(sweep)
