@@ -5,10 +5,11 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import warnings
 
 import click
 
-from repro.base.errors import ReproError
+from repro.base.errors import IneffectiveOverride, ReproError
 from repro.base.progress import ProgressLine
 
 
@@ -59,6 +60,7 @@ class ReproGroup(click.Group):
     def invoke(self, ctx):
         """Run a subcommand: a ReproError as one line and exit 2, Ctrl-C as a note on what was kept and
         exit 130."""
+        warnings.showwarning = _show_warning  # one line, like the errors
         try:
             return super().invoke(ctx)
         except ReproError as e:
@@ -74,6 +76,16 @@ class ReproGroup(click.Group):
 
 SET_HELP = ("Override a spec key, e.g. labels.red.scale=0.16, or a dopesheet value at a step, e.g. "
             "schedule.anchor.750=0.5 (repeatable).")
+
+
+_default_showwarning = warnings.showwarning
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    if issubclass(category, IneffectiveOverride):
+        click.secho(f"warning: {message}", fg="yellow", err=True)
+    else:
+        _default_showwarning(message, category, filename, lineno, file, line)
 
 
 def _log(message: str) -> None:

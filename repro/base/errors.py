@@ -9,5 +9,9 @@ class SpecError(ReproError):
     """A malformed experiment spec or dopesheet; the message names the file and field."""
 
 
+class IneffectiveOverride(UserWarning):
+    """An override that cannot change the result it was meant to change; the message says why."""
+
+
 class TrainingDiverged(ReproError):
     """The loss became non-finite; the message names the step."""

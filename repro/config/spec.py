@@ -18,6 +18,7 @@ import json
 import math
 import re
 import tomllib
+import warnings
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
@@ -27,7 +28,7 @@ from repro.method import interventions
 from repro.method import regularizers
 from repro.method import surgery
 from repro.config.dopesheet import Dopesheet, load_dopesheet, with_keyframe
-from repro.base.errors import SpecError
+from repro.base.errors import IneffectiveOverride, SpecError
 from repro.base.files import read_text
 from repro.base.paths import experiments_dir
 from repro.base.schema import NAME, NAME_RULE, Problems, Strict, finite, first_problem
@@ -391,6 +392,25 @@ def _raw_text(value) -> str:
     return str(value).lower() if isinstance(value, bool) else str(value)
 
 
+def _ineffective(before: Spec, after: Spec, pairs: list[tuple[str, Any]]) -> list[str]:
+    """Overrides that cannot change the trained model. A gated regulariser averages its loss over
+    its labelled samples weighted by min(label * affinity, 1): with one label, an affinity in
+    (0, 1] scales the sum and the weights alike, so it changes the model at most by rounding."""
+    out = []
+    for key, _ in pairs:
+        m = re.fullmatch(r"regularizers\.([^.]+)\.labels\.([^.]+)", key)
+        if not m or m.group(1) not in after.regularizers:
+            continue
+        labels = after.regularizers[m.group(1)].labels or {}
+        old = (before.regularizers[m.group(1)].labels or {}).get(m.group(2))
+        new = labels.get(m.group(2))
+        if len(labels) == 1 and old is not None and new is not None and 0 < old <= 1 and 0 < new <= 1:
+            out.append(f"--set {key}: {m.group(1)} is gated by one label, whose affinity scales its weighted mean "
+                       f"above and below alike; {old:g} -> {new:g} changes the model at most by rounding "
+                       f"(to weaken the term, set its weight in the dopesheet: schedule.{m.group(1)}.STEP=...)")
+    return out
+
+
 def apply_overrides(data: dict, overrides: list[tuple[str, Any]]) -> dict:
     """A copy of the spec's data with the overrides applied (a key that does not exist is an error)."""
     data = json.loads(json.dumps(data))
@@ -447,8 +467,11 @@ def load_spec(name_or_path: str, overrides: list[str] | None = None, seed: int |
             raise SpecError("both --seed and --set seed=... given; use one")
         pairs.append(("seed", seed))
     if pairs:
+        before = spec
         spec = validate(apply_overrides(spec.model_dump(), pairs), "--set")
         where = f"{path} with --set"
+        for message in _ineffective(before, spec, pairs):
+            warnings.warn(message, IneffectiveOverride, stacklevel=2)
     for field, message in spec.problems():
         raise SpecError(f"{where}: {field}: {message}")
     sheet_path = _sheet_path(sheet_owner, spec.dopesheet, where)

@@ -33,7 +33,10 @@ def test_extends_and_overrides():
     assert nb.data.grid == 10 and nb.model.latent_dim == 4 and nb.seed == 0
     assert nb.interventions["repulsion"].mapper.to_angle == 70.0
     assert nb.interventions["suppression"].falloff.max_angle == 90.0  # inherited
-    s = load_spec("ex-2.4.1", ["regularizers.anchor.labels.red=0.5", "model.hidden_width=10"], seed=3)
+    from repro.base.errors import IneffectiveOverride
+
+    with pytest.warns(IneffectiveOverride):  # (one label: its affinity cancels; see the test below)
+        s = load_spec("ex-2.4.1", ["regularizers.anchor.labels.red=0.5", "model.hidden_width=10"], seed=3)
     assert s.regularizers["anchor"].labels == {"red": 0.5} and s.model.hidden_width == 10 and s.seed == 3
     assert load_spec("ex-2.9.1-width10").model.hidden_width == 10
 
@@ -215,3 +218,17 @@ def test_a_schedule_set_in_the_spec_keys_the_dopesheet_and_survives_its_toml(tmp
     with pytest.raises(SpecError, match="not a step"):
         (tmp_path / "bad.toml").write_text(to_toml(s).replace('750 = 0.5', '"7x" = 0.5'))
         load_spec(str(tmp_path / "bad.toml"))
+
+
+def test_an_override_that_cannot_change_the_model_is_warned_about():
+    import warnings
+
+    from repro.base.errors import IneffectiveOverride
+
+    with pytest.warns(IneffectiveOverride, match="changes the model at most by rounding"):
+        load_spec("ex-2.4.1", ["regularizers.anchor.labels.red=0.5"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # these do change the model: no warning
+        load_spec("ex-2.4.1", ["labels.red.scale=0.16"])
+        load_spec("ex-2.4.1", ["regularizers.anchor.labels.red=0"])
+        load_spec("ex-2.4.1", ["schedule.anchor.750=0.5"])
