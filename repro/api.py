@@ -322,6 +322,27 @@ class Run:
         record = R.read_training_record(self.training_path)
         return R.load_model_of(self.training_path, record)
 
+    @cached_property
+    def spec(self) -> Spec:
+        """The spec this result was evaluated under (from the spec.toml beside it and its
+        trained model's dopesheet.csv: overrides included)."""
+        from repro.config.spec import load_stored_spec
+
+        return load_stored_spec(self.path / layout.SPEC, self.training_path / layout.DOPESHEET, self.experiment)
+
+    def intervene(self, overrides: Mapping[str, Any], progress: bool = False) -> Run:
+        """This run's trained model evaluated under other interventions (or score or evaluation
+        settings), without retraining: e.g. {"interventions.suppression.falloff.max_angle": 60}.
+        An override that would change training is refused: that is repro.run's work."""
+        from repro.config.spec import replace
+        from repro.store import keys
+
+        changed = replace(self.spec, [f"{k}={_toml_value(k, v)}" for k, v in overrides.items()])
+        if keys.training_inputs(changed) != keys.training_inputs(self.spec):
+            moved = ", ".join(keys.what_changed(keys.training_inputs(self.spec), keys.training_inputs(changed)))
+            raise ReproError(f"overrides: {moved} would train another model; give them to repro.run instead")
+        return run(changed, progress=progress)
+
     @property
     def plot(self) -> RunPlots:
         """This run's figures, as matplotlib Figures: plot.per_color(), plot.latents(), plot.losses()."""

@@ -472,9 +472,13 @@ def load_spec(name_or_path: str, overrides: list[str] | None = None, seed: int |
         where = f"{path} with --set"
         for message in _ineffective(before, spec, pairs):
             warnings.warn(message, IneffectiveOverride, stacklevel=2)
+    return _with_schedule(spec, where, _sheet_path(sheet_owner, spec.dopesheet, where), path.stem, str(path))
+
+
+def _with_schedule(spec: Spec, where: str, sheet_path: Path, name: str, source: str) -> Spec:
+    """The spec checked whole, with its dopesheet (and the spec's own keyframes over it)."""
     for field, message in spec.problems():
         raise SpecError(f"{where}: {field}: {message}")
-    sheet_path = _sheet_path(sheet_owner, spec.dopesheet, where)
     sheet = load_dopesheet(sheet_path)
     for column, keys in spec.schedule.items():
         for step, value in keys.items():
@@ -482,8 +486,25 @@ def load_spec(name_or_path: str, overrides: list[str] | None = None, seed: int |
                 raise SpecError(f"{where}: schedule.{column}: {step!r} is not a step (a whole number)")
             sheet = with_keyframe(sheet, column, int(step), value)
     _check_schedule(spec, sheet, where, sheet_path)
-    spec._name, spec._source, spec._sheet = path.stem, str(path), sheet
+    spec._name, spec._source, spec._sheet = name, source, sheet
     return spec
+
+
+def load_stored_spec(spec_file: Path, dopesheet_file: Path, name: str) -> Spec:
+    """The spec a result was made from: the resolved spec.toml written beside it and the
+    dopesheet.csv of its trained model (the spec's `dopesheet` names the original file)."""
+    spec = validate(_read_toml(spec_file), str(spec_file))
+    return _with_schedule(spec, str(spec_file), dopesheet_file, name, str(spec_file))
+
+
+def replace(spec: Spec, overrides: list[str]) -> Spec:
+    """Another spec from this one: `overrides` as `--set` takes them, checked whole, with the
+    same dopesheet file (schedule overrides included)."""
+    pairs = [parse_override(o) for o in overrides]
+    changed = validate(apply_overrides(spec.model_dump(), pairs), "--set")
+    for message in _ineffective(spec, changed, pairs):
+        warnings.warn(message, IneffectiveOverride, stacklevel=2)
+    return _with_schedule(changed, f"{spec.source} with --set", Path(spec.sheet.source), spec.name, spec.source)
 
 
 FLOAT32_MAX = 3.4028234663852886e38  # numpy.finfo(numpy.float32).max

@@ -159,3 +159,20 @@ def test_a_runs_figures_are_drawn_from_what_it_stored(cache):
     assert len(r.plot.losses().axes[0].lines[0].get_ydata()) == 201
     with pytest.raises(ReproError, match="dims"):
         r.plot.latents((0, 9))
+
+
+def test_another_intervention_on_the_same_model_without_retraining(cache):
+    r = repro.run(QUICK, progress=False)
+    assert r.spec.name == "quick" and r.spec.seed == 3
+    wider = r.intervene({"interventions.suppression.falloff.strength": 0.5})
+    assert wider.metrics["training_key"] == r.metrics["training_key"]  # the same trained model
+    assert wider.metrics["model_sha256"] == r.metrics["model_sha256"]
+    red = r.per_color.set_index("colour").loc["red", "suppression"]
+    assert wider.path != r.path and 0 < wider.per_color.set_index("colour").loc["red", "suppression"] < red
+    assert wider.spec.interventions["suppression"].falloff.strength == 0.5
+    assert len(list(r.training_path.glob("eval-*"))) == 2  # a second evaluation beside the first
+    with pytest.raises(ReproError, match="would train another model"):
+        r.intervene({"labels.red.scale": 0.07})
+    # a run reopened from disk knows its spec too, overrides included
+    s = repro.run(QUICK, overrides={"schedule.anchor.100": 0.5}, progress=False)
+    assert repro.load(s.path).spec.schedule == {"anchor": {"100": 0.5}}
