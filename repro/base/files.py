@@ -11,8 +11,9 @@ from repro.base.errors import ReproError, SpecError
 
 
 def read_text(path: Path, what: str) -> str:
-    """A regular file's UTF-8 text. A FIFO or device would block or never end, and binary
-    content would surface as a UnicodeDecodeError deep inside a parser: both are one line."""
+    """A regular file's UTF-8 text, without the byte-order mark some editors write first. A FIFO
+    or device would block or never end, and binary content would surface as a UnicodeDecodeError
+    deep inside a parser: both are one line."""
     path = Path(path)
     try:
         mode = path.stat().st_mode
@@ -21,7 +22,7 @@ def read_text(path: Path, what: str) -> str:
     if not stat.S_ISREG(mode):
         raise SpecError(f"{path}: {what} must be a regular file")
     try:
-        return path.read_bytes().decode("utf-8")
+        return path.read_bytes().decode("utf-8").removeprefix("\ufeff")
     except UnicodeDecodeError as e:
         raise SpecError(f"{path}: {what} is not UTF-8 text (byte {e.start})") from None
     except OSError as e:

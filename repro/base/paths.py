@@ -20,7 +20,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _folder(variable: str, default: str) -> Path:
-    return Path(os.environ.get(variable) or ROOT / default)
+    value = os.environ.get(variable)
+    return Path(value).expanduser() if value else ROOT / default  # '~/res' is the home's, as in a shell
 
 
 def experiments_dir() -> Path:

@@ -285,7 +285,7 @@ def load_dopesheet(path: Path) -> Dopesheet:
     """A dopesheet from a CSV file, with one-line errors naming the file."""
     from repro.base.files import read_text
 
-    return parse_dopesheet(read_text(Path(path), "dopesheet").removeprefix("\ufeff"), str(path))  # a BOM is no column
+    return parse_dopesheet(read_text(Path(path), "dopesheet"), str(path))
 
 
 def to_markdown(sheet: Dopesheet) -> str:

@@ -232,3 +232,20 @@ def test_an_override_that_cannot_change_the_model_is_warned_about():
         load_spec("ex-2.4.1", ["labels.red.scale=0.16"])
         load_spec("ex-2.4.1", ["regularizers.anchor.labels.red=0"])
         load_spec("ex-2.4.1", ["schedule.anchor.750=0.5"])
+
+
+def test_a_spec_written_with_a_byte_order_mark_reads(tmp_path):
+    (tmp_path / "bom.toml").write_bytes("\ufeff".encode() + (SPECS / "quick.toml").read_bytes())
+    (tmp_path / "quick.csv").write_bytes((SPECS / "quick.csv").read_bytes())
+    assert load_spec(str(tmp_path / "bom.toml")).seed == 3
+
+
+def test_folders_from_variables_expand_the_home(monkeypatch):
+    from pathlib import Path
+
+    from repro.base.paths import results_dir
+
+    monkeypatch.setenv("REPRO_RESULTS", "~/res")
+    assert results_dir() == Path.home() / "res"
+    monkeypatch.setenv("REPRO_RESULTS", "")
+    assert results_dir().name == "results"
