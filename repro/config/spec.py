@@ -182,7 +182,9 @@ class Spec(Strict):
         return self._sheet
 
     def with_seed(self, seed: int) -> Spec:
-        """The same spec with another seed."""
+        """The same spec with another seed (checked as a spec's seed is)."""
+        if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+            raise SpecError(f"seed: must be an integer in 0..2^63-1, got {seed!r}")
         return self.model_copy(update={"seed": seed})
 
     def problems(self, spec: Any = None) -> Problems:

@@ -149,7 +149,12 @@ def run_sweep(spec: Spec, seeds: list[int] | None = None, executor: Workers | No
     trains faster, for batch jobs that are not watched)."""
     from repro.pipeline.runner import Trained, cached_training, score_one
 
-    seeds = seeds or parse_seeds(spec.sweep.seeds)
+    if seeds is None:
+        seeds = parse_seeds(spec.sweep.seeds)
+    elif not seeds:
+        raise ReproError("seeds: give at least one seed (None means the spec's sweep seeds)")
+    else:
+        seeds = sorted(set(seeds))  # as the CLI's seed ranges give them: a seed counts once
     t0 = time.perf_counter()
     specs = {s: spec.with_seed(s) for s in seeds}
     trained: dict[int, Trained] = {}

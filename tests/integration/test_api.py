@@ -176,3 +176,16 @@ def test_another_intervention_on_the_same_model_without_retraining(cache):
     # a run reopened from disk knows its spec too, overrides included
     s = repro.run(QUICK, overrides={"schedule.anchor.100": 0.5}, progress=False)
     assert repro.load(s.path).spec.schedule == {"anchor": {"100": 0.5}}
+
+
+def test_the_library_checks_seeds_as_the_cli_does(cache):
+    from repro.config.spec import load_spec
+    from repro.pipeline.sweep import run_sweep
+
+    spec = load_spec(QUICK)
+    with pytest.raises(ReproError, match="seed"):
+        spec.with_seed(-1)
+    with pytest.raises(ReproError, match="at least one seed"):
+        run_sweep(spec, [])
+    _, summary = run_sweep(spec, [2, 1, 2], evaluate_selected=False)
+    assert summary["seeds"] == [1, 2] and len(summary["runs"]) == 2
