@@ -17,12 +17,6 @@ SPECS = ROOT / "tests" / "specs"
 QUICK = str(SPECS / "quick.toml")
 
 
-@pytest.fixture
-def cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("REPRO_RESULTS", str(tmp_path))
-    return tmp_path
-
-
 def test_the_package_face_lists_the_api_and_imports_it_only_when_used():
     out = subprocess.run([sys.executable, "-c", "import sys, repro; print('repro.api' in sys.modules, "
                           "'torch' in sys.modules); print(repro.run.__module__)"],
@@ -31,7 +25,7 @@ def test_the_package_face_lists_the_api_and_imports_it_only_when_used():
     assert {"run", "sweep", "verify", "load", "spec", "experiments", "Run"} <= set(dir(repro))
 
 
-def test_a_run_is_typed_and_is_the_clis_result(cache):
+def test_a_run_is_typed_and_is_the_clis_result(results_tmp):
     r = repro.run(QUICK, progress=False)
     assert isinstance(r, repro.Run) and r.seed == 3 and r.experiment == "quick"
     table = r.per_color
@@ -44,7 +38,7 @@ def test_a_run_is_typed_and_is_the_clis_result(cache):
     assert sum(p.numel() for p in r.model.parameters()) > 0
     assert "<table>" in r._repr_html_() and "background:#FF0000" in r._repr_html_()
     # the CLI finds the same model and evaluation in the same cache, and says it reused them
-    env = {**os.environ, "REPRO_RESULTS": str(cache)}
+    env = {**os.environ, "REPRO_RESULTS": str(results_tmp)}
     cli = subprocess.run([sys.executable, "-m", "repro", "run", QUICK, "-q"], capture_output=True, text=True,
                          env=env, cwd=ROOT, check=True)
     assert "reusing the cached model" in cli.stderr and f"result: {r.path}" in cli.stdout
@@ -55,7 +49,7 @@ def test_a_run_is_typed_and_is_the_clis_result(cache):
         assert isinstance(again, repro.Run) and again.metrics == r.metrics
 
 
-def test_overrides_and_seeds_go_through_the_specs_checks(cache):
+def test_overrides_and_seeds_go_through_the_specs_checks(results_tmp):
     s = repro.spec(QUICK, seed=5, overrides={"labels.red.scale": 0.07})
     assert s.seed == 5 and s.labels["red"].scale == 0.07
     with pytest.raises(ReproError, match="labels.red.scale"):
@@ -70,10 +64,10 @@ def test_overrides_and_seeds_go_through_the_specs_checks(cache):
     with pytest.raises(ReproError, match="seeds: give at least one"):
         repro.sweep(QUICK, seeds=[], progress=False)
     with pytest.raises(ReproError, match="not a result"):
-        repro.load(cache)
+        repro.load(results_tmp)
 
 
-def test_a_sweep_and_a_verification_as_tables(cache, tmp_path_factory, monkeypatch):
+def test_a_sweep_and_a_verification_as_tables(results_tmp, tmp_path_factory, monkeypatch):
     sw = repro.sweep(QUICK, seeds=range(3), jobs=1, executor="inline", progress=False)
     assert sw.seeds == [0, 1, 2] and sw.selected_seed in sw.pareto and len(sw.runs) == 3
     assert sw.selected.seed == sw.selected_seed and repro.load(sw.path).summary == sw.summary
@@ -90,7 +84,7 @@ def test_a_sweep_and_a_verification_as_tables(cache, tmp_path_factory, monkeypat
         repro.verify(["ex-0.0.0"], quick=True, progress=False)
 
 
-def test_runs_lists_the_cache_and_says_what_differs(cache, tmp_path_factory, monkeypatch):
+def test_runs_lists_the_cache_and_says_what_differs(results_tmp, tmp_path_factory, monkeypatch):
     # an experiments folder of one's own: the shipped specs and the quick one beside them
     experiments = tmp_path_factory.mktemp("experiments")
     for f in [*(ROOT / "experiments").iterdir(), SPECS / "quick.toml", SPECS / "quick.csv"]:
@@ -106,20 +100,20 @@ def test_runs_lists_the_cache_and_says_what_differs(cache, tmp_path_factory, mon
     # the override's model is not what the spec trains today, and the listing says why
     assert stale["differs"].iloc[0] == "spec.labels.red.scale"
     assert table["score"].notna().all() and (table["val_recon"] > 0).all()
-    env = {**os.environ, "REPRO_RESULTS": str(cache), "REPRO_EXPERIMENTS": str(experiments)}
+    env = {**os.environ, "REPRO_RESULTS": str(results_tmp), "REPRO_EXPERIMENTS": str(experiments)}
     out = subprocess.run([sys.executable, "-m", "repro", "runs", "quick", "--csv"], capture_output=True, text=True,
                          env=env, cwd=ROOT, check=True).stdout.splitlines()
     assert out[0].startswith("experiment,seed,training_key,current,differs,score") and len(out) == 3
     assert repro.runs("nothing-here").empty
 
 
-def test_a_schedule_value_set_at_a_step_trains_another_model(cache):
+def test_a_schedule_value_set_at_a_step_trains_another_model(results_tmp):
     default = repro.run(QUICK, progress=False)
     changed = repro.run(QUICK, overrides={"schedule.anchor.100": 0.5}, progress=False)
     assert changed.metrics["training_key"] != default.metrics["training_key"]
     assert changed.metrics["model_sha256"] != default.metrics["model_sha256"]
     # the CLI takes the same override to the same key, and reuses the model the API trained
-    env = {**os.environ, "REPRO_RESULTS": str(cache)}
+    env = {**os.environ, "REPRO_RESULTS": str(results_tmp)}
     cli = subprocess.run([sys.executable, "-m", "repro", "run", QUICK, "-q", "--set", "schedule.anchor.100=0.5"],
                          capture_output=True, text=True, env=env, cwd=ROOT, check=True)
     assert "reusing the cached model" in cli.stderr and f"result: {changed.path}" in cli.stdout
@@ -147,7 +141,7 @@ def test_a_script_that_sweeps_on_local_workers(tmp_path, guarded):
         assert len(out.stderr.splitlines()) < 30, out.stderr
 
 
-def test_a_runs_figures_are_drawn_from_what_it_stored(cache):
+def test_a_runs_figures_are_drawn_from_what_it_stored(results_tmp):
     r = repro.run(QUICK, progress=False)
     bars = r.plot.per_color()
     assert len(bars.axes) == len(r.interventions)
@@ -161,7 +155,7 @@ def test_a_runs_figures_are_drawn_from_what_it_stored(cache):
         r.plot.latents((0, 9))
 
 
-def test_another_intervention_on_the_same_model_without_retraining(cache):
+def test_another_intervention_on_the_same_model_without_retraining(results_tmp):
     r = repro.run(QUICK, progress=False)
     assert r.spec.name == "quick" and r.spec.seed == 3
     wider = r.intervene({"interventions.suppression.falloff.strength": 0.5})
@@ -178,7 +172,7 @@ def test_another_intervention_on_the_same_model_without_retraining(cache):
     assert repro.load(s.path).spec.schedule == {"anchor": {"100": 0.5}}
 
 
-def test_the_library_checks_seeds_as_the_cli_does(cache):
+def test_the_library_checks_seeds_as_the_cli_does(results_tmp):
     from repro.config.spec import load_spec
     from repro.pipeline.sweep import run_sweep
 
