@@ -110,6 +110,9 @@ def main():
     repro list                      the experiments
     repro show ex-2.4.1             the resolved spec and keyframes
     repro run ex-2.4.1 --seed 7     train, intervene, evaluate one seed
+    repro runs                      what the cache holds
+
+    The same from Python: import repro; repro.run("ex-2.4.1") (examples/quickstart.ipynb).
     """
 
 
