@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import html
 import json
+import numbers
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
@@ -54,7 +55,14 @@ def _toml_value(key: str, value: Any) -> str:
                          "(give a number, a string, true/false or a list of them)")
     if isinstance(value, tuple):
         value = list(value)
-    return json.dumps(value)
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        value = int(value)  # numpy integers too
+    elif isinstance(value, numbers.Real) and not isinstance(value, bool):
+        value = float(value)
+    try:
+        return json.dumps(value, ensure_ascii=False)  # TOML takes any Unicode, not JSON's surrogate escapes
+    except TypeError:
+        raise ReproError(f"overrides: {key}: {value!r} is not a value a spec field can take") from None
 
 
 def spec(name: str, *, seed: int | None = None, overrides: Mapping[str, Any] | None = None) -> Spec:
@@ -152,6 +160,11 @@ def runs(experiment: str | None = None) -> pd.DataFrame:
     return frame[[*columns, *rest]].sort_values(["experiment", "seed", "date"], ignore_index=True)
 
 
+def _check_jobs(jobs: int | None) -> None:
+    if jobs is not None and (not isinstance(jobs, numbers.Integral) or isinstance(jobs, bool) or jobs < 1):
+        raise ReproError(f"jobs: a number of worker processes >= 1 (or None for one per core), got {jobs!r}")
+
+
 def _read_json(path: Path) -> dict:
     try:
         data = json.loads(path.read_text())
@@ -172,13 +185,17 @@ def sweep(experiment: str | Spec, *, seeds: Iterable[int] | None = None, overrid
     from repro.pipeline.sweep import run_sweep
 
     s = _spec_of(experiment, None, overrides)
+    _check_jobs(jobs)
     chosen = None
     if seeds is not None:
-        chosen = sorted(set(seeds))
+        if not isinstance(seeds, Iterable) or isinstance(seeds, (str, bytes)):
+            raise ReproError(f"seeds: a list or range of seeds, got {seeds!r}")
+        given = list(seeds)
+        if any(not isinstance(x, numbers.Integral) or isinstance(x, bool) or x < 0 for x in given):
+            raise ReproError(f"seeds: every seed must be an integer >= 0, got {given[:10]}")
+        chosen = sorted({int(x) for x in given})
         if not chosen:
             raise ReproError("seeds: give at least one seed (None means the spec's sweep seeds)")
-        if any(not isinstance(x, int) or isinstance(x, bool) or x < 0 for x in chosen):
-            raise ReproError(f"seeds: every seed must be an integer >= 0, got {chosen}")
     log = (lambda m: print(m, flush=True)) if progress else None
     with running(executor, jobs, log=log) as ex:
         path, summary = run_sweep(s, chosen, executor=ex, progress=log, log=log)
@@ -193,6 +210,7 @@ def verify(experiments: Iterable[str] | None = None, *, quick: bool = False, job
     from repro.fidelity.registry import load_registry
     from repro.pipeline.workspace import Workspace
 
+    _check_jobs(jobs)
     names = list(experiments) if experiments is not None else None
     if names is not None and not names:
         raise ReproError("experiments: give at least one (None means all)")
@@ -327,8 +345,16 @@ class Run:
         """The spec this result was evaluated under (from the spec.toml beside it and its
         trained model's dopesheet.csv: overrides included)."""
         from repro.config.spec import load_stored_spec
+        from repro.store import keys
 
-        return load_stored_spec(self.path / layout.SPEC, self.training_path / layout.DOPESHEET, self.experiment)
+        spec = load_stored_spec(self.path / layout.SPEC, self.training_path / layout.DOPESHEET, self.experiment)
+        # the dopesheet.csv of a model is the file as written; a schedule override that trained it
+        # is in the spec.toml of the run that trained it, which need not be this evaluation's
+        trained = R.read_training_record(self.training_path)["inputs"].get("dopesheet")
+        if keys.schedule(spec) != trained:
+            raise ReproError(f"{self.path}: its spec.toml and the model's dopesheet.csv do not give the schedule "
+                             "the model was trained with (it was trained under another spec's schedule overrides)")
+        return spec
 
     def intervene(self, overrides: Mapping[str, Any], progress: bool = False) -> Run:
         """This run's trained model evaluated under other interventions (or score or evaluation
@@ -341,6 +367,15 @@ class Run:
         if keys.training_inputs(changed) != keys.training_inputs(self.spec):
             moved = ", ".join(keys.what_changed(keys.training_inputs(self.spec), keys.training_inputs(changed)))
             raise ReproError(f"overrides: {moved} would train another model; give them to repro.run instead")
+        if keys.digest(keys.training_inputs(changed)) != self.metrics["training_key"]:
+            # the code, torch or platform changed since this model was trained: evaluating "the same
+            # model" would mean training a new one
+            raise ReproError(f"{self.path}: this model was trained by other code or on another platform than this "
+                             "one; re-running would train anew: use repro.run to do that on purpose")
+        key = self.metrics["training_key"]
+        if self.training_path.resolve() != layout.training_dir(changed.name, key).resolve():
+            raise ReproError(f"{self.path}: this result is not in the cache in use ({results_dir()}); point "
+                             "REPRO_RESULTS at the folder it is in to re-evaluate it")
         return run(changed, progress=progress)
 
     @property

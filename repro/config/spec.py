@@ -401,7 +401,7 @@ def _ineffective(before: Spec, after: Spec, pairs: list[tuple[str, Any]]) -> lis
     out = []
     for key, _ in pairs:
         m = re.fullmatch(r"regularizers\.([^.]+)\.labels\.([^.]+)", key)
-        if not m or m.group(1) not in after.regularizers:
+        if not m or m.group(1) not in after.regularizers or m.group(1) not in before.regularizers:
             continue
         labels = after.regularizers[m.group(1)].labels or {}
         old = (before.regularizers[m.group(1)].labels or {}).get(m.group(2))
@@ -411,6 +411,13 @@ def _ineffective(before: Spec, after: Spec, pairs: list[tuple[str, Any]]) -> lis
                        f"above and below alike; {old:g} -> {new:g} changes the model at most by rounding "
                        f"(to weaken the term, set its weight in the dopesheet: schedule.{m.group(1)}.STEP=...)")
     return out
+
+
+def _float(key: str, value: int) -> float:
+    try:
+        return float(value)
+    except OverflowError:
+        raise SpecError(f"--set {key}: {str(value)[:20]}... is beyond any float") from None
 
 
 def apply_overrides(data: dict, overrides: list[tuple[str, Any]]) -> dict:
@@ -424,8 +431,9 @@ def apply_overrides(data: dict, overrides: list[tuple[str, Any]]) -> dict:
                 raise SpecError(f"--set {key}: a schedule value is schedule.COLUMN.STEP=value, e.g. "
                                 "schedule.anchor.750=0.5")
             if isinstance(value, int) and not isinstance(value, bool):
-                value = float(value)
-            data.setdefault("schedule", {}).setdefault(m.group(1), {})[m.group(2)] = value
+                value = _float(key, value)
+            # one key per step: 0750 and 750 are the same step
+            data.setdefault("schedule", {}).setdefault(m.group(1), {})[str(int(m.group(2)))] = value
             continue
         flat = _flatten(data)
         if key not in flat:
@@ -442,7 +450,7 @@ def apply_overrides(data: dict, overrides: list[tuple[str, Any]]) -> dict:
         if isinstance(node[last], str) and not isinstance(value, str):
             value = _raw_text(value)  # e.g. --set sweep.seeds=3
         if isinstance(node[last], float) and isinstance(value, int) and not isinstance(value, bool):
-            value = float(value)  # --set labels.red.power=8
+            value = _float(key, value)  # --set labels.red.power=8
         node[last] = value
     return data
 
@@ -503,6 +511,8 @@ def replace(spec: Spec, overrides: list[str]) -> Spec:
     """Another spec from this one: `overrides` as `--set` takes them, checked whole, with the
     same dopesheet file (schedule overrides included)."""
     pairs = [parse_override(o) for o in overrides]
+    if any(k == "dopesheet" for k, _ in pairs):
+        raise SpecError("--set dopesheet: another spec with another dopesheet is a new spec: load it with load_spec")
     changed = validate(apply_overrides(spec.model_dump(), pairs), "--set")
     for message in _ineffective(spec, changed, pairs):
         warnings.warn(message, IneffectiveOverride, stacklevel=2)

@@ -183,3 +183,20 @@ def test_the_library_checks_seeds_as_the_cli_does(results_tmp):
         run_sweep(spec, [])
     _, summary = run_sweep(spec, [2, 1, 2], evaluate_selected=False)
     assert summary["seeds"] == [1, 2] and len(summary["runs"]) == 2
+
+
+def test_what_a_review_found_is_refused_in_one_line(results_tmp):
+    import numpy as np
+
+    s = repro.spec(QUICK, overrides={"about.title": "red 😀", "data.batch_size": np.int64(64)})
+    assert s.about.title == "red 😀" and s.data.batch_size == 64
+    for bad, needle in [({"seeds": 5}, "seeds"), ({"seeds": [1, None]}, "seeds"), ({"jobs": -1}, "jobs")]:
+        with pytest.raises(ReproError, match=needle):
+            repro.sweep(QUICK, **{"progress": False, **bad})
+    with pytest.raises(ReproError, match="beyond any float"):
+        repro.spec(QUICK, overrides={"schedule.anchor.100": 10**400})
+    twice = repro.spec(QUICK, overrides={"schedule.anchor.0100": 0.7, "schedule.anchor.100": 0.5})
+    assert twice.schedule == {"anchor": {"100": 0.5}}  # one step, one key
+    r = repro.run(QUICK, progress=False)
+    with pytest.raises(ReproError, match="dopesheet"):
+        r.intervene({"dopesheet": "other.csv"})
