@@ -200,3 +200,20 @@ def test_what_a_review_found_is_refused_in_one_line(results_tmp):
     r = repro.run(QUICK, progress=False)
     with pytest.raises(ReproError, match="dopesheet"):
         r.intervene({"dopesheet": "other.csv"})
+
+
+def test_a_runs_spec_is_refused_when_its_schedule_is_not_its_models(results_tmp, tmp_path_factory, monkeypatch):
+    experiments = tmp_path_factory.mktemp("experiments")
+    for f in [*(ROOT / "experiments").iterdir(), SPECS / "quick.toml", SPECS / "quick.csv"]:
+        (experiments / f.name).write_bytes(f.read_bytes())
+    monkeypatch.setenv("REPRO_EXPERIMENTS", str(experiments))
+    a = repro.run("quick", overrides={"schedule.anchor.150": 0.5}, progress=False)
+    assert a.spec.schedule == {"anchor": {"150": 0.5}}  # its own spec.toml and the model's sheet agree
+    # the same keyframe written into the CSV instead: the same schedule, so the same model, reused,
+    # and evaluated under a spec.toml that has no schedule table beside a dopesheet.csv without it
+    csv = experiments / "quick.csv"
+    csv.write_text(csv.read_text().replace("150,,,0.1,0.01,0.1,", "150,,,0.1,0.01,0.5,"))
+    b = repro.run("quick", overrides={"interventions.suppression.falloff.strength": 0.5}, progress=False)
+    assert b.metrics["training_key"] == a.metrics["training_key"] and b.path != a.path
+    with pytest.raises(ReproError, match="schedule the model was trained with"):
+        repro.load(b.path).spec
