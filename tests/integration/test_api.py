@@ -216,4 +216,4 @@ def test_a_runs_spec_is_refused_when_its_schedule_is_not_its_models(results_tmp,
     b = repro.run("quick", overrides={"interventions.suppression.falloff.strength": 0.5}, progress=False)
     assert b.metrics["training_key"] == a.metrics["training_key"] and b.path != a.path
     with pytest.raises(ReproError, match="schedule the model was trained with"):
-        repro.load(b.path).spec
+        _ = repro.load(b.path).spec
