@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from repro.base.errors import ReproError
 from repro.base.paths import results_dir
-from repro.config.spec import MAX_SEED, Spec, available, load_spec
+from repro.config.spec import Spec, available, load_spec
 from repro.store import layout
 from repro.store import results as R
 
@@ -78,11 +78,7 @@ def _spec_of(experiment: str | Spec, seed: int | None, overrides: Mapping[str, A
     if isinstance(experiment, Spec):
         if overrides:
             raise ReproError("overrides: give them to repro.spec(...), not with a spec that is already made")
-        if seed is None:
-            return experiment
-        if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
-            raise ReproError(f"seed: must be an integer in 0..2^63-1, got {seed!r}")
-        return experiment.with_seed(seed)
+        return experiment if seed is None else experiment.with_seed(seed)  # with_seed checks the seed
     return spec(experiment, seed=seed, overrides=overrides)
 
 
@@ -215,10 +211,7 @@ def verify(experiments: Iterable[str] | None = None, *, quick: bool = False, job
     if names is not None and not names:
         raise ReproError("experiments: give at least one (None means all)")
     registry = load_registry()
-    known = {e.experiment for e in registry.entries} | {x for c in registry.claims for x in c.experiments}
-    unknown = sorted(set(names or []) - known)
-    if unknown:
-        raise ReproError(f"experiments: the registry has nothing for {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+    registry.check_known(names or [])
     log = (lambda m: print(m, flush=True)) if progress else None
     report = V.verify(registry, Workspace(log=log, jobs=jobs), names, quick=quick)
     return Verification(V.write_report(report, results_dir()), MappingProxyType(report))

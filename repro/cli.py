@@ -260,10 +260,7 @@ def verify(experiments, quick, show_all, jobs):
     from repro.report.terminal import format_claims, format_models, format_table
 
     registry = load_registry()
-    known = {e.experiment for e in registry.entries} | {x for c in registry.claims for x in c.experiments}
-    unknown = sorted(set(experiments) - known)
-    if unknown:
-        raise ReproError(f"no registry entries for {', '.join(unknown)}; registered: {', '.join(sorted(known))}")
+    registry.check_known(list(experiments))
     _writable_results()
     report = V.verify(registry, Workspace(log=_log, jobs=jobs), list(experiments) or None, quick=quick)
     path = V.write_report(report, results_dir())

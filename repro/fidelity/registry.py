@@ -123,6 +123,13 @@ class Registry:
     entries: list[Entry]
     claims: list[ClaimItem]
 
+    def check_known(self, experiments: list[str]) -> None:
+        """ReproError unless every experiment has something registered (an entry or a claim)."""
+        known = {e.experiment for e in self.entries} | {x for c in self.claims for x in c.experiments}
+        unknown = sorted(set(experiments) - known)
+        if unknown:
+            raise ReproError(f"no registry entries for {', '.join(unknown)}; registered: {', '.join(sorted(known))}")
+
 
 def registry_files(directory: Path | None = None) -> list[tuple[Path, RegistryFile]]:
     """Every registry file but the fingerprints, read and checked, in name order."""

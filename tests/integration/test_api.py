@@ -80,7 +80,7 @@ def test_a_sweep_and_a_verification_as_tables(results_tmp, tmp_path_factory, mon
     row = v.numbers.set_index("id").loc["quick.score"]
     assert row["reproduced"] == repro.run(QUICK, progress=False).score
     assert sum(v.counts.values()) == 1 and v.path.name == "verification-partial.json"
-    with pytest.raises(ReproError, match="nothing for"):
+    with pytest.raises(ReproError, match="no registry entries for"):
         repro.verify(["ex-0.0.0"], quick=True, progress=False)
 
 
