@@ -247,9 +247,11 @@ def verify(experiments, quick, show_all, jobs):
 
     \b
     Statuses: pass (equal at the printed precision), within noise (inside the band that
-    float noise alone moves it by, measured by `repro sensitivity`), differs (outside both,
-    in a float-chaotic experiment), FAIL (outside both otherwise), discrepancy (the paper
-    disagrees with its own code). Runs (or reuses) what it needs; writes
+    float noise alone moves it by, measured by `repro sensitivity`), not testable (within
+    noise, but the band is as wide as the value: a verdict that cannot fail, not counted
+    as agreement), differs (outside both, in a float-chaotic experiment), FAIL (outside
+    both otherwise), discrepancy (the paper disagrees with its own code). A claim about
+    "all 60 runs" holds only on every seed. Runs (or reuses) what it needs; writes
     results/verification.json (a subset or --quick: verification-partial.json); exits 1 on
     any FAIL or on a claim that does not behave as registered.
     """
@@ -257,7 +259,7 @@ def verify(experiments, quick, show_all, jobs):
     from repro.base.paths import results_dir
     from repro.fidelity.registry import load_registry
     from repro.pipeline.workspace import Workspace
-    from repro.report.terminal import format_claims, format_models, format_table
+    from repro.report.terminal import format_claims, format_counts, format_criteria, format_models, format_table
 
     registry = load_registry()
     registry.check_known(list(experiments))
@@ -275,8 +277,8 @@ def verify(experiments, quick, show_all, jobs):
     if report["claims"]:
         click.echo("\nClaims (selected seed; how many of the sweep's seeds and of its Pareto front hold):")
         click.echo(format_claims(report["claims"]))
-    counts = ", ".join(f"{n} {s}" for s, n in report["counts"].items())
-    click.echo(f"\nchecked {report['checked']} numbers: {counts}; {len(report['claims'])} claims")
+    click.echo("\n" + format_criteria(report))
+    click.echo("\n" + format_counts(report))
     click.echo(f"wrote {path}")
     if report["failed"]:
         failed = report["failed"]

@@ -80,8 +80,13 @@ class ClaimItem(Strict):
     value: str  # the number the claim is about, shown beside the verdict
     published: str  # what the paper printed
     threshold: str  # why the predicate's threshold is what it is
-    # "fails" where the paper's own numbers contradict the claim (a documented discrepancy)
+    # what the paper's sentence is about: the model it reports, or every run of the sweep ("all 60
+    # runs ..."), which holds only when every seed does
+    of: Literal["selected seed", "every seed"] = "selected seed"
+    # "fails" where the paper's own numbers contradict the claim; `discrepancy` names the registry's
+    # discrepancy entry that records the same fact, so both give one verdict
     expected: Literal["holds", "fails"] = "holds"
+    discrepancy: str = ""
     # experiments where the claim is evaluated as a finding, not enforced (e.g. ex-2.9.1-width10)
     informational: list[str] = []
 
@@ -176,9 +181,16 @@ def load_registry(directory: Path | None = None) -> Registry:
         if e.decimals < 0 or e.decimals > 20:
             raise ReproError(f"registry entry {e.id}: decimals must lie in 0..20, got {e.decimals}")
         _syntax(e.id, expr)
+    discrepancies = {e.id for e in entries if e.kind == "discrepancy"}
     for c in claims:
         _syntax(c.id, c.predicate)
         _syntax(c.id, c.value)
+        if c.discrepancy and c.discrepancy not in discrepancies:
+            raise ReproError(f"registry claim {c.id}: discrepancy {c.discrepancy!r} is not a [[discrepancy]] id; "
+                             f"known: {', '.join(sorted(discrepancies)) or 'none'}")
+        if c.discrepancy and c.expected != "fails":
+            raise ReproError(f"registry claim {c.id}: a claim tied to a discrepancy is expected to fail "
+                             f"(expected = \"fails\")")
     return Registry(entries, claims)
 
 

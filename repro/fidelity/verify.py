@@ -17,7 +17,7 @@ from typing import Protocol
 from repro.base.paths import ROOT
 from repro.fidelity import judge as J
 from repro.fidelity.expr import value_of
-from repro.store.layout import verification_file
+from repro.store.layout import verification_file, verification_table
 from repro.fidelity.registry import Entry, Registry
 
 # How an experiment's selected model compares with upstream's run on this platform.
@@ -89,6 +89,7 @@ class Check:
     reason: str
     note: str = ""
     code_value: float | None = None
+    beyond_draws: bool = False  # within noise only through the band's factor (judge.BAND_RANGES)
 
 
 def _value(entry: Entry, data) -> float:
@@ -99,7 +100,7 @@ def check_numbers(entries: list[Entry], data: Results) -> list[Check]:
     """Judge every entry from its printed precision and its noise band."""
     values: dict[str, float | Exception] = {}
     spreads: dict[str, float | None] = {}
-    ranges: dict[str, list[float]] = {}
+    ranges: dict[str, tuple[float, float]] = {}
     for e in entries:
         try:
             values[e.id] = _value(e, data.scope(e.experiment, e.scope))
@@ -111,7 +112,7 @@ def check_numbers(entries: list[Entry], data: Results) -> list[Check]:
             try:
                 vals = [_value(e, d) for d in draws]
                 spreads[e.id] = max(vals) - min(vals)
-                ranges[e.id] = [min(vals), max(vals)]
+                ranges[e.id] = (min(vals), max(vals))
             except (KeyError, IndexError, TypeError, ValueError, ZeroDivisionError):
                 spreads[e.id] = None
     chaotic = {x: J.chaotic([(e.value, e.decimals, spreads.get(e.id)) for e in entries if e.experiment == x])
@@ -123,23 +124,36 @@ def check_numbers(entries: list[Entry], data: Results) -> list[Check]:
             out.append(Check(e.id, e.experiment, e.source, e.group, e.kind, e.path, e.value, e.decimals, None, None,
                              None, None, None, J.FAIL, f"not found in the {e.scope} result: {v}", e.note, e.code_value))
             continue
-        spread = spreads.get(e.id)
+        spread, drawn = spreads.get(e.id), ranges.get(e.id)
         if e.kind == "discrepancy":
             assert e.code_value is not None  # the registry gives every discrepancy its code's value
-            verdict = J.judge(e.code_value, e.decimals, v, spread, chaotic[e.experiment])
+            verdict = J.judge(e.code_value, e.decimals, v, spread, chaotic[e.experiment], drawn)
             status = J.DISCREPANCY if verdict.status in (J.PASS, J.NOISE) else verdict.status
             reason = (f"the paper says {e.value:g}; its code gives {e.code_value:g}, reproduced "
                       f"({verdict.reason})" if status == J.DISCREPANCY else f"the code's value: {verdict.reason}")
         else:
-            verdict = J.judge(e.value, e.decimals, v, spread, chaotic[e.experiment])
+            verdict = J.judge(e.value, e.decimals, v, spread, chaotic[e.experiment], drawn)
             status, reason = verdict.status, verdict.reason
         out.append(Check(e.id, e.experiment, e.source, e.group, e.kind, e.path, e.value, e.decimals, v,
-                         v - e.value, spread, verdict.band, ranges.get(e.id), status, reason, e.note, e.code_value))
+                         v - e.value, spread, verdict.band, None if drawn is None else list(drawn), status, reason,
+                         e.note, e.code_value, verdict.beyond_draws))
     return out
 
 
 # ---------------------------------------------------------------------------------------------
 # Checking claims
+
+
+# A claim's status, in the words the numbers use where the meaning is the same.
+HOLDS, NOT_HOLDS = "holds", "does not hold"
+CLAIM_STATUSES = {
+    HOLDS: "true of the selected seed (a claim about the model the paper reports) or of every seed "
+           "(a claim about all its runs)",
+    J.DISCREPANCY: "does not hold, as the paper's own numbers show (its discrepancy entry gives the evidence)",
+    J.DIFFERS: "does not hold, in a float-chaotic experiment whose published runs came from other "
+               "hardware: a real difference, not a failure",
+    NOT_HOLDS: "does not hold: repro verify exits 1, unless the experiment is informational (width 10)",
+}
 
 
 @dataclass
@@ -153,6 +167,7 @@ class ClaimResult:
     predicate: str
     published: str
     threshold: str
+    of: str  # "selected seed" or "every seed": what the paper's sentence is about
     selected_seed: int
     selected_value: float | None
     holds_selected: bool | None
@@ -160,10 +175,13 @@ class ClaimResult:
     seeds: int
     pareto_holding: int
     pareto: int
-    verdict: str
+    holds: bool  # on the selected seed, or on every seed
+    status: str  # one of CLAIM_STATUSES
+    verdict: str  # the status with its counts, in words
     expected: str
+    discrepancy: str
     informational: bool
-    ok: bool  # the selected seed behaves as the registry expects; False fails `repro verify`
+    ok: bool  # behaves as the registry expects; False fails `repro verify`
     failing_seeds: list[int] = field(default_factory=list)
 
 
@@ -174,8 +192,18 @@ def _holds(predicate: str, metrics: dict) -> bool | None:
         return None
 
 
-def check_claims(claims, data: Results, experiments: list[str] | None = None) -> list[ClaimResult]:
-    """Evaluate each claim on each of its experiments."""
+def claim_status(holds: bool, expected: str, discrepancy: str, chaotic: bool) -> tuple[str, bool]:
+    """A claim's status and whether it behaves as registered (False fails `repro verify`)."""
+    if holds:
+        return HOLDS, expected == "holds"
+    if expected == "fails":
+        return (J.DISCREPANCY if discrepancy else NOT_HOLDS), True
+    return (J.DIFFERS, True) if chaotic else (NOT_HOLDS, False)
+
+
+def check_claims(claims, data: Results, experiments: list[str] | None = None,
+                 chaotic: dict[str, bool] | None = None) -> list[ClaimResult]:
+    """Evaluate each claim on each of its experiments (`chaotic`: which experiments are float-chaotic)."""
     out = []
     for c in claims:
         for x in c.experiments:
@@ -195,11 +223,21 @@ def check_claims(claims, data: Results, experiments: list[str] | None = None) ->
             k = sum(bool(h) for h in holds.values())
             kp = sum(bool(holds.get(s)) for s in front)
             n = len(summary["seeds"])  # a diverged seed (not evaluated) does not hold
-            verdict = ("holds" if sel and k == n else "holds on the selected seed" if sel
-                       else "does not hold" if k == 0 else "does not hold on the selected seed")
-            out.append(ClaimResult(c.id, x, c.claim, c.source, c.predicate, c.published, c.threshold, chosen,
-                                   value, sel, k, n, kp, len(front), verdict, c.expected, x in c.informational,
-                                   x in c.informational or (sel is not None and sel == (c.expected == "holds")),
+            every = c.of == "every seed"
+            held = k == n if every else bool(sel)
+            status, ok = claim_status(held, c.expected, c.discrepancy, bool((chaotic or {}).get(x)))
+            informational = x in c.informational
+            where = f"on {k}/{n} seeds (the paper: {n}/{n})" if every else f"on the selected seed {chosen}"
+            verdict = f"{HOLDS if held else NOT_HOLDS} {where}"
+            if status == J.DISCREPANCY:
+                verdict += f", as the paper's own numbers show ({c.discrepancy})"
+            elif status == J.DIFFERS:
+                verdict += "; the experiment is float-chaotic"
+            elif not held and c.expected == "fails":
+                verdict += ", as registered"
+            out.append(ClaimResult(c.id, x, c.claim, c.source, c.predicate, c.published, c.threshold, c.of, chosen,
+                                   value, sel, k, n, kp, len(front), held, status, verdict, c.expected,
+                                   c.discrepancy, informational, informational or ok,
                                    sorted(s for s in summary["seeds"] if not holds.get(s))))
     return out
 
@@ -231,6 +269,8 @@ def experiment_summaries(checks: list[Check], data: Results) -> dict:
         sweep_sens = data.sensitivity(x, True) if data.bands else None
         out[x] = {
             "statuses": dict(Counter(c.status for c in mine)),
+            # verdicts inside the band only through its factor: the draws never reached the published value
+            "beyond_draws": sum(c.beyond_draws for c in mine),
             "chaotic": _chaotic(mine),
             "largest_table_difference": max((abs(c.difference) for c in cells if c.difference is not None),
                                             default=None),
@@ -260,7 +300,8 @@ def verify(registry: Registry, data: Results, experiments: list[str] | None = No
     data.prefetch_draws(sorted({e.experiment for e in entries if e.scope in ("run", "sweep")}),
                         sweeps=any(e.scope == "sweep" for e in entries))
     checks = check_numbers(entries, data)
-    claims = [] if quick else check_claims(registry.claims, data, experiments)
+    chaotic = {x: _chaotic([c for c in checks if c.experiment == x]) for x in {c.experiment for c in checks}}
+    claims = [] if quick else check_claims(registry.claims, data, experiments, chaotic)
     from repro.base.machine import environment, pinned
 
     with pinned():  # the settings the results were computed with
@@ -271,13 +312,9 @@ def verify(registry: Registry, data: Results, experiments: list[str] | None = No
         "checked": len(checks),
         "complete": not quick and not experiments,
         "scope": {"experiments": experiments or "all", "quick": quick},
-        "statuses": {
-            J.PASS: "equal at the precision it was published with (within 1e-5 where printed in full)",
-            J.NOISE: "differs beyond that, inside the band float noise alone moves it (measured)",
-            J.DIFFERS: "outside both, in a float-chaotic experiment: a real difference, not a failure",
-            J.FAIL: "outside both for a quantity that is not float-chaotic",
-            J.DISCREPANCY: "the paper's text disagrees with its own code; the code's value is reproduced",
-        },
+        "statuses": dict(J.CRITERIA),
+        "claim_statuses": dict(CLAIM_STATUSES),
+        "beyond_draws": sum(c.beyond_draws for c in checks),
         "band_ranges": J.BAND_RANGES,
         "experiments": experiment_summaries(checks, data),
         "entries": [asdict(c) for c in checks],
@@ -306,8 +343,30 @@ def write_report(report: dict, results: Path) -> Path:
     except ValueError:
         old = None
     fresh = json.loads(json.dumps(report, default=float))
-    if isinstance(old, dict) and {k: v for k, v in old.items() if k != "date"} == fresh:
+    table = verification_table(path)
+    if isinstance(old, dict) and {k: v for k, v in old.items() if k != "date"} == fresh and table.exists():
         return path
     fresh["date"] = datetime.now(timezone.utc).strftime("%Y-%m-%d")
+    atomic_write_text(table, entries_csv(report["entries"]))
     atomic_write_text(path, json.dumps(fresh, indent=1) + "\n")
     return path
+
+
+CSV_COLUMNS = ("id", "experiment", "source", "kind", "path", "published", "decimals", "reproduced", "difference",
+               "draws_min", "draws_max", "band", "status", "beyond_draws", "reason", "note")
+
+
+def entries_csv(entries: list[dict]) -> str:
+    """Every number's verdict as CSV (the report's appendix lists only those that need a look)."""
+    import csv
+    import io
+
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(CSV_COLUMNS)
+    for e in entries:
+        lo, hi = e["draws"] or (None, None)
+        row = {**e, "draws_min": lo, "draws_max": hi}
+        w.writerow(["" if row[k] is None else repr(row[k]) if isinstance(row[k], float) else row[k]
+                    for k in CSV_COLUMNS])
+    return buf.getvalue()

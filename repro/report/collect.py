@@ -241,7 +241,18 @@ class VerifiedNumber:
     reproduced: float | None
     difference: float | None
     status: str  # opaque: the report only styles it (see repro.report.tables.STATUS_STYLE)
-    note: str = ""
+    note: str = ""  # why: the verdict's reason
+    decimals: int | None = None  # as published
+    band: float | None = None  # half-width of the noise band
+    draws: tuple[float, float] | None = None  # smallest and largest measured draw
+    beyond_draws: bool = False  # within noise only through the band's factor
+    evidence: str = ""  # a discrepancy's evidence, or the registry's note
+
+    @property
+    def notable(self) -> bool:
+        """Worth a row in the report's listing: anything but a plain pass or a value within noise
+        that the draws themselves reached (the full listing is results/verification.csv)."""
+        return self.status not in ("pass", "within noise") or self.beyond_draws
 
 
 @dataclass
@@ -259,7 +270,10 @@ class Verification:
         checks = [VerifiedNumber(id=r["id"], experiment=r.get("experiment", ""), source=r.get("source", ""),
                         published=r.get("published"), reproduced=r.get("reproduced"),
                         difference=r.get("difference"), status=str(r.get("status", "")),
-                        note=r.get("reason") or r.get("note") or "")
+                        note=r.get("reason") or r.get("note") or "", decimals=r.get("decimals"),
+                        band=r.get("band"), draws=tuple(r["draws"]) if r.get("draws") else None,
+                        beyond_draws=bool(r.get("beyond_draws")),
+                        evidence=r.get("note", "") if "reason" in r else "")
                   for r in records]
         models = {x: s["model_sha256"] for x, s in data.get("experiments", {}).items() if s.get("model_sha256")}
         return cls(checks, models)

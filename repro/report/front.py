@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import statistics
 
+from repro.fidelity import judge as J
 from repro.fidelity import upstream
 from repro.fidelity import verify as V
 from repro.report.collect import Experiment
@@ -31,7 +32,7 @@ CROSS_REFERENCE = [
     ("Figure 2", r"Figure~\ref{fig:ex-2.4.1-results}", r"and repulsion, which the paper describes, in Figure~\ref{fig:ex-2.4.1-extras}"),
     ("Figure 3", r"Figure~\ref{fig:ex-2.9.1-results}", r"and pruning in Figure~\ref{fig:ex-2.9.1-extras}"),
     ("Figure 4 (autoencoder)", r"Figure~\ref{fig:autoencoder}", "redrawn in TikZ from our reading of the method"),
-    ("Figures 5--6 (regularisers)", r"Figure~\ref{fig:regularisers}", "redrawn in TikZ; unitarity is the normalisation itself"),
+    ("Figures 5\u20136 (regularisers)", r"Figure~\ref{fig:regularisers}", "redrawn in TikZ; unitarity is the normalisation itself"),
     ("Figure 7 (schedules)", r"Figures~\ref{fig:ex-2.4.1-schedule} and~\ref{fig:ex-2.9.1-schedule}", "with the resolved keyframes"),
     ("Figure 8 (RGB cube)", r"Figure~\ref{fig:rgb-cube}", ""),
     ("Figure 9 (suppression lobes)", r"Figure~\ref{fig:suppression-lobes}", ""),
@@ -78,14 +79,26 @@ RETRAINED = (r"Every number in this report comes from retraining the models from
              r"authors' random-number streams replayed, not from the authors' checkpoints, which were not used.")
 
 
+# A claim's status -> how the claims table styles its verdict (macros of paper/main.tex).
+CLAIM_STYLE = {V.HOLDS: r"\stpass", J.DISCREPANCY: r"\stdisc", J.DIFFERS: r"\stdiffers"}
+
+
 def _claims(report: dict) -> list[dict]:
     out = []
     for c in report.get("claims", []):
-        short = {"holds": "holds", "holds on the selected seed": "holds (selected)", "does not hold": "fails",
-                 "does not hold on the selected seed": "fails (selected)"}.get(c["verdict"], c["verdict"])
+        style = CLAIM_STYLE.get(c["status"], r"\stfail" if not c["ok"] else r"\textbf")
         out.append({**c, "k": f"{c['seeds_holding']}/{c['seeds']}", "pareto_k": f"{c['pareto_holding']}/{c['pareto']}",
-                    "short": short})
+                    "style": style})
     return out
+
+
+def _untestable(report: dict) -> list[tuple[str, list[str]]]:
+    """Per experiment, the numbers whose verdict could not fail."""
+    out: dict[str, list[str]] = {}
+    for e in report.get("entries", []):
+        if e["status"] == J.UNTESTABLE:
+            out.setdefault(e["experiment"], []).append(e["id"])
+    return list(out.items())
 
 
 # The fingerprint verdicts of repro.fidelity.verify, short enough for a table column.
@@ -101,7 +114,7 @@ def _fidelity(report: dict, data: dict[str, Experiment]) -> list[dict]:
         band = x.get("table_band")
         st = x.get("statuses", {})
         fp = x.get("fingerprint", {}).get("status", "")
-        rows.append({"name": name, "largest": x.get("largest_table_difference"),
+        rows.append({"name": name, "largest": x.get("largest_table_difference"), "beyond": x.get("beyond_draws", 0),
                      "band": None if band is None else [report.get("band_ranges", 3) * b for b in band],
                      "statuses": st, "chaotic": x.get("chaotic"), "fingerprint": FINGERPRINT_SHORT.get(fp, fp)})
     return rows
@@ -157,7 +170,11 @@ def front_matter(report: dict, data: dict[str, Experiment]) -> str:
     """The report's opening: what was reproduced and how it compares, from the verification report."""
     from repro.report.latex import render
 
-    return render("front.tex.j2", retrained=RETRAINED, claims=_claims(report), fidelity=_fidelity(report, data),
+    claims = _claims(report)
+    return render("front.tex.j2", retrained=RETRAINED, claims=claims, fidelity=_fidelity(report, data),
+                  not_holding=[c for c in claims if c["status"] != V.HOLDS], untestable=_untestable(report),
+                  beyond=report.get("beyond_draws", 0), statuses=report.get("statuses", J.CRITERIA),
+                  claim_statuses=report.get("claim_statuses", V.CLAIM_STATUSES),
                   provenance=_provenance(report, data), counts=report.get("counts", {}),
                   checked=report.get("checked", 0), d=_differences(report, data), cross=CROSS_REFERENCE,
                   code_vs_paper=CODE_VS_PAPER, band_ranges=report.get("band_ranges", 3))

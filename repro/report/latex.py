@@ -44,8 +44,13 @@ _POWER = re.compile(r"\^(\d+)")
 def tex(value) -> str:
     """Escape a string for LaTeX text mode (specials, and Unicode symbols pdfLaTeX lacks); a
     power written x^2 becomes a superscript and +- a plus-minus sign."""
-    parts = _POWER.split(str(value).replace("+-", "±"))
+    # An opening straight quote (at the start, after a space or a bracket) opens: 'x' prints as ‘x’.
+    text = _OPENING_QUOTE.sub("\u2018", str(value).replace("+-", "±"))
+    parts = _POWER.split(text)
     return "".join(_TEX_RE.sub(_escape, p) if i % 2 == 0 else rf"\textsuperscript{{{p}}}" for i, p in enumerate(parts))
+
+
+_OPENING_QUOTE = re.compile(r"(?:(?<=^)|(?<=[\s(\[{]))'")
 
 
 def sig(value, digits: int = 3, signed: bool = False, small: float = 0.01) -> str:

@@ -148,7 +148,7 @@ def latent_panel(ax, latents, recon, true, dims, cones=()):
     ax.set_ylim(-1.06, 1.06)
     ax.set_aspect("equal")
     ax.axis("off")
-    label = ", ".join("–" if d is None else f"z_{d}" for d in dims)
+    label = ", ".join(r"\cdot" if d is None else f"z_{d}" for d in dims)  # a pruned dimension (math mode: no en dash)
     ax.set_title(f"$({label})$", fontsize=6, pad=1)
 
 

@@ -15,7 +15,8 @@ from repro.report.collect import VerifiedNumber, Experiment, Layout, PaperTable,
 from repro.report.latex import render
 
 # verification status -> the LaTeX macro that styles a value with it (defined in paper/main.tex)
-STATUS_STYLE = {"pass": r"\stpass", "within noise": r"\stnoise", "differs": r"\stdiffers", "FAIL": r"\stfail",
+STATUS_STYLE = {"pass": r"\stpass", "within noise": r"\stnoise", "not testable": r"\stuntestable",
+                "differs": r"\stdiffers", "FAIL": r"\stfail",
                 "discrepancy": r"\stdisc", "known discrepancy": r"\stdisc"}
 UNKNOWN_STATUS = r"\stunknown"
 # The notebooks' names for the sweep statistics.
@@ -152,8 +153,10 @@ def _common_prefix(ids: list[str]) -> str:
 
 
 def verification_listing(verification: Verification, order: list[str] | None = None) -> str:
-    """Every check, grouped by source document and experiment, with subtotals per group; a run
-    of checks from one source prints the source (and the ids' shared prefix) once."""
+    """The checks that need a look (anything but a pass, or a value within noise the draws
+    reached), grouped by source document and experiment, with every group's counts; a run of
+    rows from one source prints the source (and the ids' shared prefix) once. Then each
+    discrepancy with its evidence. The full listing is results/verification.csv."""
     exp_rank = {name: i for i, name in enumerate(order or [])}
     groups: dict[tuple, list[VerifiedNumber]] = {}
     for c in verification.checks:
@@ -163,7 +166,7 @@ def verification_listing(verification: Verification, order: list[str] | None = N
     for key in sorted(groups):
         checks = groups[key]
         runs: list[list[VerifiedNumber]] = []
-        for c in checks:
+        for c in (c for c in checks if c.notable):
             if runs and runs[-1][0].source == c.source:
                 runs[-1].append(c)
             else:
@@ -174,8 +177,12 @@ def verification_listing(verification: Verification, order: list[str] | None = N
             for i, c in enumerate(run):
                 rows.append({"c": c, "source": c.source if i == 0 else None, "prefix": prefix if i == 0 else "",
                              "id": c.id[len(prefix):], "style": style(c.status)})
-        out.append({"title": key[3], "summary": _summary(verification.counts(checks)), "rows": rows})
-    return render("verification.tex.j2", groups=out, summary=_summary(verification.counts()))
+        out.append({"title": key[3], "summary": _summary(verification.counts(checks)), "rows": rows,
+                    "beyond": sum(c.beyond_draws for c in checks)})
+    shown = sum(len(g["rows"]) for g in out)
+    discrepancies = [c for c in verification.checks if c.status == "discrepancy" or c.id.startswith("disc.")]
+    return render("verification.tex.j2", groups=out, summary=_summary(verification.counts()), shown=shown,
+                  checked=len(verification.checks), discrepancies=discrepancies)
 
 
 def _summary(counts: dict[str, int]) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 from repro.fidelity import judge as J
 from repro.fidelity.verify import NOT_MEASURED
 
@@ -62,7 +64,8 @@ def format_table(checks: list[dict], only_problems: bool = False) -> str:
         rep = "—" if c["reproduced"] is None else f"{c['reproduced']:.9g}"
         diff = "—" if c["difference"] is None else f"{c['difference']:+.1e}"
         band = "—" if c["band"] is None else f"±{c['band']:.0e}"
-        lines.append(f"{c['id']:<46} {c['published']:>12.9g} {rep:>14} {diff:>10} {band:>8}  {c['status']}")
+        how = " (beyond the draws)" if c.get("beyond_draws") else ""
+        lines.append(f"{c['id']:<46} {c['published']:>12.9g} {rep:>14} {diff:>10} {band:>8}  {c['status']}{how}")
     return "\n".join(lines)
 
 
@@ -80,11 +83,35 @@ def format_models(experiments: dict[str, dict]) -> str:
 
 
 def format_claims(claims: list[dict]) -> str:
-    """Each claim on the selected seed, on every seed and on the Pareto front."""
-    head = f"{'claim':<58} {'experiment':<16} {'selected':>9} {'k/60':>6} {'Pareto':>7}  verdict"
+    """Each claim: its value on the selected seed, how many seeds and Pareto models it holds on, and
+    the verdict (on the selected seed, or on every seed where the paper speaks of all its runs)."""
+    head = f"{'claim':<58} {'experiment':<16} {'selected':>9} {'seeds':>6} {'Pareto':>7}  verdict"
     lines = [head, "-" * len(head)]
     for c in claims:
         v = "—" if c["selected_value"] is None else f"{c['selected_value']:.3g}"
+        note = " (informational)" if c["informational"] else ""
         lines.append(f"{c['claim'][:58]:<58} {c['experiment']:<16} {v:>9} {c['seeds_holding']:>3}/{c['seeds']:<2} "
-                     f"{c['pareto_holding']:>3}/{c['pareto']:<3}  {c['verdict']}")
+                     f"{c['pareto_holding']:>3}/{c['pareto']:<3}  {c['status']}: {c['verdict']}{note}")
     return "\n".join(lines)
+
+
+def format_criteria(report: dict) -> str:
+    """What each status means, and how many verdicts rest on the band's factor alone."""
+    lines = ["Statuses of the numbers:"]
+    lines += [f"  {s:<13} {text}" for s, text in report["statuses"].items()]
+    if report.get("claim_statuses"):
+        lines.append("Statuses of the claims:")
+        lines += [f"  {s:<13} {text}" for s, text in report["claim_statuses"].items()]
+    per = {x: v["beyond_draws"] for x, v in report.get("experiments", {}).items() if v.get("beyond_draws")}
+    if per:
+        lines.append(f"Inside the band only through its factor {report['band_ranges']:g} (\"beyond the draws\": the published "
+                     "value lies outside the range the 10 draws showed): " + ", ".join(f"{x} {n}" for x, n in per.items()))
+    return "\n".join(lines)
+
+
+def format_counts(report: dict) -> str:
+    """The one-line summary of a verification."""
+    counts = ", ".join(f"{n} {s}" for s, n in report["counts"].items())
+    claims = report.get("claims", [])
+    by = ", ".join(f"{n} {s}" for s, n in Counter(c["status"] for c in claims).items())
+    return f"checked {report['checked']} numbers: {counts}; {len(claims)} claims" + (f" ({by})" if by else "")

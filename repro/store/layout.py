@@ -8,6 +8,7 @@
     results/EXPERIMENT/sweep-KEY/              summary.json  runs.csv
     results/EXPERIMENT/sensitivity-{runs,sweeps}-KEY.json
     results/verification.json                  (a subset or --quick: verification-partial.json)
+    results/verification.csv                   every number's verdict as a table (beside the .json)
     results/paper-timings.json
 
 The keys come from repro.store.keys; the folder under all of it from repro.base.paths.
@@ -67,6 +68,11 @@ def sensitivity_file(experiment: str, sweep: bool, key: str) -> Path:
 def verification_file(results: Path | None = None, complete: bool = True) -> Path:
     """verification.json for the whole registry; verification-partial.json for a subset."""
     return (results or results_dir()) / ("verification.json" if complete else "verification-partial.json")
+
+
+def verification_table(report_file: Path) -> Path:
+    """The CSV listing written beside a verification report (verification.csv, verification-partial.csv)."""
+    return report_file.with_suffix(".csv")
 
 
 def timings_file() -> Path:

@@ -69,6 +69,10 @@ def test_a_wrong_registry_value_fails_by_name(results, tmp_path):
     out = _verify_with({"numbers.toml": wrong}, results, tmp_path, "ex-2.4.1-notebook", "--quick")
     assert out.returncode == 1, out.stderr[-2000:]
     assert "nb.max_error.suppression" in out.stderr and "FAIL" in out.stdout
+    # the criteria are printed with the verdicts, and the listing goes to a CSV beside the report
+    assert "Statuses of the numbers:" in out.stdout and "not testable  within noise, but the band" in out.stdout
+    csv = open(os.path.join(results, "verification-partial.csv")).read().splitlines()
+    assert csv[0].startswith("id,experiment,source") and any(r.startswith("nb.max_error.suppression,") for r in csv)
     # A partial verification goes to its own file and never replaces the full one.
     partial = json.loads(open(os.path.join(results, "verification-partial.json")).read())
     assert not partial["complete"] and partial["scope"] == {"experiments": ["ex-2.4.1-notebook"], "quick": True}
@@ -80,7 +84,9 @@ def test_an_impossible_claim_fails_by_name(results, tmp_path):
     text = (ROOT / "registry" / "claims.toml").read_text()
     wrong = text.replace('predicate = "{selectivity.suppression.r2} >= 0.985"', 'predicate = "{selectivity.suppression.r2} >= 1.5"')
     assert wrong != text
-    reg = {"claims.toml": wrong, "numbers.toml": "", "tables.toml": ""}
+    numbers = (ROOT / "registry" / "numbers.toml").read_text()
+    discrepancies = numbers[numbers.index("[[discrepancy]]"):]  # the claims name some of them
+    reg = {"claims.toml": wrong, "numbers.toml": discrepancies, "tables.toml": ""}
     out = _verify_with(reg, results, tmp_path, "ex-2.4.1")
     assert out.returncode == 1, out.stderr[-2000:]
     assert "claim anchored.suppression.tracks_similarity (ex-2.4.1)" in out.stderr

@@ -99,6 +99,11 @@ def test_results_folder_that_cannot_be_written_is_named_before_training(tmp_path
      "must start with run:, sweep: or spec:"),
     ('[[claim]]\nid = "c"\nclaim = "c"\nsource = "s"\nexperiments = ["ex-2.4.1"]\npredicate = "__import__(1)"\n'
      'value = "{score}"\npublished = "p"\nthreshold = "t"\n', "only abs, min and max may be called"),
+    ('[[claim]]\nid = "c"\nclaim = "c"\nsource = "s"\nexperiments = ["ex-2.4.1"]\npredicate = "{score} > 0"\n'
+     'value = "{score}"\npublished = "p"\nthreshold = "t"\nexpected = "fails"\ndiscrepancy = "disc.none"\n',
+     "discrepancy 'disc.none' is not a [[discrepancy]] id"),
+    ('[[claim]]\nid = "c"\nclaim = "c"\nsource = "s"\nexperiments = ["ex-2.4.1"]\npredicate = "{score} > 0"\n'
+     'value = "{score}"\npublished = "p"\nthreshold = "t"\nof = "most seeds"\n', "of"),
     ("\xff", "not UTF-8"),
 ])
 def test_malformed_registry(tmp_path, text, needle):

@@ -73,3 +73,43 @@ def test_the_models_summary_names_the_reference_it_was_compared_with():
     assert out[0].startswith("ex-a") and "111111111111" in out[0]
     assert out[0].endswith("differs from upstream (upstream's amd-avx512 run: 222222222222)")
     assert out[1].startswith("ex-b") and out[1].endswith("no upstream reference on this platform")
+
+
+def test_a_band_as_wide_as_the_published_value_is_not_testable():
+    # 0.0615 published, 0.0083 reproduced, draws 0.0007..0.1997: noise alone reaches 0, so a
+    # reproduced 0 would be judged the same; not counted as agreement (nor as a failure)
+    v = J.judge(0.0615, 4, 0.0083, 0.199, True, (0.0007, 0.1997))
+    assert v.status == J.UNTESTABLE and "a reproduced 0 would be judged the same" in v.reason
+    # the same difference with a band narrower than the value is an ordinary verdict
+    assert J.judge(0.0615, 4, 0.0583, 0.0015, True, (0.057, 0.0585)).status == J.NOISE
+    # and one beyond even that band still differs: not testable is never a way around a difference
+    assert J.judge(0.0615, 4, 0.9, 0.199, True, (0.0007, 0.1997)).status == J.DIFFERS
+    # a published 0 is not made untestable by the band: a reproduced 0 would be right
+    assert J.judge(0.0, 9, 6.6e-9, 6.6e-9, False, (0.0, 6.6e-9)).status == J.NOISE
+
+
+def test_a_verdict_that_rests_on_the_bands_factor_alone_is_marked():
+    # published 0.5, draws 0.5004..0.5008 (range 4e-4, band 1.2e-3): inside the band, outside the draws
+    v = J.judge(0.5, 4, 0.5007, 0.0004, False, (0.5004, 0.5008))
+    assert v.status == J.NOISE and v.beyond_draws and "outside the draws' range" in v.reason
+    # the published value among the draws (widened by half a printed unit) is not
+    assert not J.judge(0.5, 4, 0.5007, 0.0004, False, (0.49996, 0.5004)).beyond_draws
+    assert not J.judge(0.5, 4, 0.5007, 0.0004, False).beyond_draws  # no draws given
+
+
+def test_every_status_has_its_criterion():
+    assert set(J.CRITERIA) == set(J.STATUSES)
+
+
+@pytest.mark.parametrize("holds, expected, discrepancy, chaotic, status, ok", [
+    (True, "holds", "", False, "holds", True),
+    (False, "holds", "", False, "does not hold", False),  # fails repro verify
+    (False, "holds", "", True, J.DIFFERS, True),  # float-chaotic: a difference, shown, not a failure
+    (False, "fails", "disc.x", False, J.DISCREPANCY, True),  # the paper's own numbers contradict it
+    (False, "fails", "", False, "does not hold", True),
+    (True, "fails", "disc.x", False, "holds", False),  # registered as failing, yet holds: look again
+])
+def test_claim_statuses(holds, expected, discrepancy, chaotic, status, ok):
+    from repro.fidelity.verify import claim_status
+
+    assert claim_status(holds, expected, discrepancy, chaotic) == (status, ok)

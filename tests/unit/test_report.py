@@ -55,15 +55,30 @@ def test_verification_listing_groups_by_source_with_subtotals():
 
     v = Verification.from_json({"entries": [
         {"id": f"paper.t.{c}.baseline", "experiment": "ex-1", "source": "paper Table 9", "published": 0.5,
-         "reproduced": 0.5, "difference": 0.0, "status": s} for c, s in (("red", "pass"), ("cyan", "FAIL"))]
+         "reproduced": r, "difference": r - 0.5, "status": s, "decimals": 1, "band": 0.1, "draws": d,
+         "beyond_draws": b, "reason": "", "note": ""}
+        for c, s, r, d, b in (("red", "pass", 0.5, None, False), ("cyan", "FAIL", 0.9, None, False),
+                              ("lime", "within noise", 0.55, [0.54, 0.56], False),
+                              ("teal", "within noise", 0.56, [0.555, 0.57], True),
+                              ("blue", "not testable", 0.1, [0.1, 0.4], False))]
         + [{"id": "nb.score", "experiment": "ex-1", "source": "ex-1 notebook_cell", "published": 0.9,
-            "reproduced": 0.8, "difference": -0.1, "status": "differs"}]})
+            "reproduced": 0.8, "difference": -0.1, "status": "differs"},
+           {"id": "disc.x", "experiment": "ex-1", "source": "paper §1", "published": 0.25, "reproduced": 0.284,
+            "difference": 0.034, "status": "discrepancy", "reason": "r", "note": "The paper calls it a bound."}]})
     text = verification_listing(v, ["ex-1"])
     assert text.index("Paper: ex-1") < text.index("Notebooks: ex-1")
-    assert "2 checked: 1 pass, 1 FAIL" in text and "1 checked: 1 differs" in text
+    assert "checked: 2 within noise, 1 pass, 1 FAIL, 1 not testable, 1 discrepancy; 1 beyond the draws" in text
+    assert "1 checked: 1 differs" in text
     assert r"\texttt{paper.\allowbreak{}t.\allowbreak{}}" in text  # the ids' shared prefix, once, breakable
-    assert r"\texttt{red.baseline}" in text and r"\texttt{cyan.baseline}" in text
-    assert r"ex-1 notebook\_cell" in text and r"\stfail{FAIL}" in text
+    # only what needs a look has a row: not a pass, nor a value within noise that the draws reached
+    for shown in ("cyan", "teal", "blue"):
+        assert rf"\texttt{{{shown}.\allowbreak{{}}baseline}}" in text
+    assert "red.\\allowbreak{}baseline" not in text and "lime.\\allowbreak{}baseline" not in text
+    assert r"\stnoise{0.560} & $+$0.060 & $\pm$0.10 & within noise, beyond" in text
+    assert r"\stuntestable{0.100}" in text and r"\stfail{0.900}" in text
+    assert r"ex-1 notebook\_cell" in text
+    assert " & 0.5 & " in text  # published at the decimals it was printed with
+    assert "The paper calls it a bound." in text  # a discrepancy's evidence is printed
 
 
 def test_paper_table_template_escapes_and_styles_cells():
