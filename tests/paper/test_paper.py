@@ -79,7 +79,7 @@ class TestTheReport:
         assert "The paper’s claims, each tested" in front and "Provenance." in front and "Fidelity per experiment" in front
         # the criteria are printed, and the result leads: page 1 carries the fidelity table and the counts
         assert "How the numbers and claims are judged" in front and "a reproduced 0 would be judged" in front
-        first = _text_of_page(report["pdf"], 1)
+        first = " ".join(_text_of_page(report["pdf"], 1).split())
         assert "Fidelity per experiment" in first and f"{verification['checked']:,} published numbers" in first
         for c in verification["claims"][:5]:
             assert f"{c['seeds_holding']}/{c['seeds']}" in front
