@@ -90,8 +90,9 @@ def format_claims(claims: list[dict]) -> str:
     for c in claims:
         v = "—" if c["selected_value"] is None else f"{c['selected_value']:.3g}"
         note = " (informational)" if c["informational"] else ""
+        verdict = c["verdict"] if c["verdict"].startswith(c["status"]) else f"{c['status']}: {c['verdict']}"
         lines.append(f"{c['claim'][:58]:<58} {c['experiment']:<16} {v:>9} {c['seeds_holding']:>3}/{c['seeds']:<2} "
-                     f"{c['pareto_holding']:>3}/{c['pareto']:<3}  {c['status']}: {c['verdict']}{note}")
+                     f"{c['pareto_holding']:>3}/{c['pareto']:<3}  {verdict}{note}")
     return "\n".join(lines)
 
 

@@ -120,3 +120,24 @@ def test_terminal_text_keeps_small_numbers_visible():
          "timings": {"trained": 2, "cached": 0, "total_s": 1.0}}
     text = format_sweep(s)
     assert "4.1e-05" in text and "0.0000" not in text
+
+
+def test_the_terminal_says_each_claims_verdict_once_and_prints_the_criteria():
+    from repro.fidelity import judge as J
+    from repro.fidelity import verify as V
+    from repro.report.terminal import format_claims, format_counts, format_criteria
+
+    base = {"claim": "c", "experiment": "ex-1", "selected_value": 0.5, "seeds_holding": 59, "seeds": 60,
+            "pareto_holding": 3, "pareto": 4, "informational": False}
+    claims = [{**base, "status": "holds", "verdict": "holds on the selected seed 7"},
+              {**base, "status": "differs", "verdict": "does not hold on 59/60 seeds (the paper: 60/60)"}]
+    lines = format_claims(claims).splitlines()[2:]
+    assert lines[0].endswith("  holds on the selected seed 7")
+    assert lines[1].endswith("  differs: does not hold on 59/60 seeds (the paper: 60/60)")
+    report = {"statuses": J.CRITERIA, "claim_statuses": V.CLAIM_STATUSES, "band_ranges": 3.0, "checked": 3,
+              "counts": {"pass": 1, "within noise": 1, "not testable": 1}, "claims": claims,
+              "experiments": {"ex-1": {"beyond_draws": 1}, "ex-2": {"beyond_draws": 0}}}
+    text = format_criteria(report)
+    assert all(f"  {s:<13} " in text for s in J.STATUSES) and "ex-1 1" in text and "ex-2" not in text
+    assert format_counts(report) == ("checked 3 numbers: 1 pass, 1 within noise, 1 not testable; "
+                                     "2 claims (1 holds, 1 differs)")
