@@ -185,14 +185,18 @@ def compile_pdf(sources: list[Path], log: Callable[[str], None] = _log) -> Path:
 
 
 def write_front(data: dict[str, Experiment], out: Path) -> list[str]:
-    """tables/front.tex: claims, fidelity, provenance and differences, from the verification report."""
+    """tables/front.tex (claims, fidelity, provenance and differences) and tables/history.tex
+    (upstream's earlier runs), from the verification report."""
     import json
 
     from repro.report.front import front_matter
 
-    text = front_matter(json.loads(verification_path().read_text()), data)
-    _write_if_changed(out / "front.tex", text)
-    return ["front.tex"]
+    from repro.report.front import earlier_runs
+
+    report = json.loads(verification_path().read_text())
+    _write_if_changed(out / "front.tex", front_matter(report, data))
+    _write_if_changed(out / "history.tex", earlier_runs(report, data))
+    return ["front.tex", "history.tex"]
 
 
 def build(jobs: int | None = None, log: Callable[[str], None] = _log) -> Path:

@@ -178,3 +178,31 @@ def front_matter(report: dict, data: dict[str, Experiment]) -> str:
                   provenance=_provenance(report, data), counts=report.get("counts", {}),
                   checked=report.get("checked", 0), d=_differences(report, data), cross=CROSS_REFERENCE,
                   code_vs_paper=CODE_VS_PAPER, band_ranges=report.get("band_ranges", 3))
+
+
+def _largest(entries: list[dict], n: int = 3) -> list[dict]:
+    """The entries furthest from their published values, relative to the band (or the value)."""
+    def size(e: dict) -> float:
+        scale = e["band"] or abs(e["published"]) or 1.0
+        return abs(e["difference"]) / scale
+    judged = [e for e in entries if e["difference"] is not None and e["status"] != J.PASS]
+    return sorted(judged, key=size, reverse=True)[:n]
+
+
+def earlier_runs(report: dict, data: dict[str, Experiment]) -> str:
+    """The section on the registry's experiments the report has no section for: upstream's earlier
+    notebook versions, each with what it was, its status counts and its largest differences."""
+    from repro.config.spec import load_spec
+    from repro.report.latex import render
+
+    runs = []
+    for name, x in report.get("experiments", {}).items():
+        if name in data:
+            continue
+        about = load_spec(name).about
+        mine = [e for e in report.get("entries", []) if e["experiment"] == name]
+        runs.append({"name": name, "title": about.title, "notebook": about.notebook, "notes": list(about.notes),
+                     "statuses": x.get("statuses", {}), "beyond": x.get("beyond_draws", 0), "checked": len(mine),
+                     "chaotic": x.get("chaotic"), "largest": _largest(mine),
+                     "fingerprint": FINGERPRINT_SHORT.get(x.get("fingerprint", {}).get("status", ""), "")})
+    return render("history.tex.j2", runs=runs, band_ranges=report.get("band_ranges", 3))

@@ -141,3 +141,24 @@ def test_the_terminal_says_each_claims_verdict_once_and_prints_the_criteria():
     assert all(f"  {s:<13} " in text for s in J.STATUSES) and "ex-1 1" in text and "ex-2" not in text
     assert format_counts(report) == ("checked 3 numbers: 1 pass, 1 within noise, 1 not testable; "
                                      "2 claims (1 holds, 1 differs)")
+
+
+def test_upstreams_earlier_runs_get_a_section_with_their_counts_and_largest_differences():
+    from repro.report.front import earlier_runs
+
+    def entry(i, status, published, reproduced, band):
+        return {"id": i, "experiment": "ex-2.9.1-c58da07", "status": status, "published": published,
+                "reproduced": reproduced, "difference": reproduced - published, "band": band}
+
+    report = {"experiments": {"ex-2.9.1": {}, "ex-2.9.1-c58da07": {
+        "statuses": {"pass": 1, "within noise": 2}, "beyond_draws": 1, "chaotic": True,
+        "fingerprint": {"status": "no upstream reference on this platform"}}},
+        "entries": [entry("h.a", "pass", 0.5, 0.5, 0.1), entry("h.b", "within noise", 0.43, 0.315, 0.2),
+                    entry("h.c", "within noise", 0.1, 0.11, 0.001)]}
+    text = earlier_runs(report, {"ex-2.9.1": None})
+    assert r"\section{Upstream's earlier runs}" in text and "ex-2.9.1-c58da07" in text
+    assert r"texttt{ex-2.9.1}" not in text  # an experiment with a section of its own is not repeated
+    assert "c58da07 & 3 & 1 & 2 & 1 & 0" in text
+    # largest first, relative to the band: h.c is 10 bands off, h.b half a band; a pass is not listed
+    assert text.index("h.\\allowbreak{}c") < text.index("h.\\allowbreak{}b") and "h.\\allowbreak{}a}" not in text
+    assert earlier_runs({"experiments": {"ex-2.9.1": {}}}, {"ex-2.9.1": None}).strip().startswith("%")
