@@ -250,9 +250,10 @@ class VerifiedNumber:
 
     @property
     def notable(self) -> bool:
-        """Worth a row in the report's listing: anything but a plain pass or a value within noise
-        that the draws themselves reached (the full listing is results/verification.csv)."""
-        return self.status not in ("pass", "within noise") or self.beyond_draws
+        """Worth a row in the report's listing: a value that differs, fails or is a discrepancy, or
+        one within noise only through the band's factor. Passes, values the draws reached and
+        untestable values are counted, not listed (results/verification.csv lists every one)."""
+        return self.status not in ("pass", "within noise", "not testable") or self.beyond_draws
 
 
 @dataclass

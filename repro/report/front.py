@@ -181,12 +181,15 @@ def front_matter(report: dict, data: dict[str, Experiment]) -> str:
 
 
 def _largest(entries: list[dict], n: int = 3) -> list[dict]:
-    """The entries furthest from their published values, relative to the band (or the value)."""
-    def size(e: dict) -> float:
-        scale = e["band"] or abs(e["published"]) or 1.0
-        return abs(e["difference"]) / scale
+    """The entries furthest from their published values (every published value here is an error,
+    a share or a correlation, all on the scale of 1, so absolute differences compare)."""
     judged = [e for e in entries if e["difference"] is not None and e["status"] != J.PASS]
-    return sorted(judged, key=size, reverse=True)[:n]
+    out: list[dict] = []
+    for e in sorted(judged, key=lambda e: abs(e["difference"]), reverse=True):
+        # one line per quantity: a value printed in two tables (or ablation = pruning) is said once
+        if all(o["reproduced"] != e["reproduced"] for o in out):
+            out.append(e)
+    return out[:n]
 
 
 def earlier_runs(report: dict, data: dict[str, Experiment]) -> str:
