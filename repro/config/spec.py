@@ -94,6 +94,9 @@ class ValidationSpec(Strict):
     batch_size: int
     every: int
     unit: Literal["steps", "epochs"]
+    # None: every colour, in order. n: each validation draws n colours with replacement (torch's
+    # RandomSampler, as upstream's 2.9.1 notebook did at ebbddd5 and 7dd2412), validated as batches.
+    sample: int | None = Field(default=None, ge=1)
 
 
 class LossCube(Strict):

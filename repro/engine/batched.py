@@ -126,7 +126,8 @@ def train_many(
         if validation is not None and any(k in p.validate_after for p in plans):
             for i, p in enumerate(plans):
                 if k in p.validate_after:
-                    val_history[i].append((k + 1, validate(_unstack(template, stacked, i), validation, regularizers)))
+                    val_history[i].append((k + 1, validate(_unstack(template, stacked, i), validation.at(p, k),
+                                                           regularizers)))
         if (k + 1) % 50 == 0 or k + 1 == n_steps:
             for i in range(S):  # a diverged seed is recorded and trains on (as NaN) beside the others
                 if diverged[i] is None:

@@ -53,11 +53,12 @@ def initial_models_and_plans(spec: Spec, seeds: Sequence[int]) -> tuple[Tensor, 
     probs = label_probabilities(spec, rgb)
     v = spec.validation
     validates = every_n_steps(v.every) if v.unit == "steps" else every_n_epochs(v.every)
+    sample = None if v.sample is None else (v.sample, len(validation_set(spec).colors))
     m = spec.model
     models, plans = [], []
     for s in seeds:
         g = torch.Generator().manual_seed(s)
         models.append(build_model(m.latent_dim, m.hidden_width, m.hidden_layers, g))
         plans.append(plan_batches(g, len(rgb), probs, len(spec.sheet), spec.data.batch_size,
-                                  spec.data.loader_workers, validates))
+                                  spec.data.loader_workers, validates, sample))
     return torch.tensor(rgb, dtype=torch.float32), models, plans

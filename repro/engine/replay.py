@@ -16,7 +16,7 @@ Labels are drawn per label in label order: rand(m) < p.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 
 import torch
@@ -41,7 +41,9 @@ class BatchPlan:
     flat_labels: dict[str, Tensor]  # {label: float32 [sum(sizes)] of 0/1}, aligned with flat_index
     sizes: tuple[int, ...]  # samples per step
     validate_after: frozenset[int]  # steps after which a validation ran (and drew V)
-    draws: int  # int64 draws made on G (B, S and V)
+    draws: int  # int64 draws made on G (B, S, V and S_v)
+    # with a sampled validation: per validation step, the indices of the colours it drew
+    val_samples: Mapping[int, Tensor] = field(default_factory=dict)
 
     @cached_property
     def index(self) -> list[Tensor]:
@@ -73,9 +75,11 @@ def plan_batches(
     batch_size: int,
     workers: int,
     validates: Callable[[int, int, int, int], bool],
+    val_sample: tuple[int, int] | None = None,
 ) -> BatchPlan:
     """Replay `n_steps` batches. `validates(step, epoch, batch, batches_per_epoch)` says
-    whether a validation follows that step (it draws V from G).
+    whether a validation follows that step (it draws V from G). With `val_sample` = (n, N) each
+    validation also draws the seed of a RandomSampler and n indices of N colours (validation_sample).
 
     A worker's generator is read only by that worker, so its label draws for the whole epoch
     (its batches in order, each label in label order) are one `rand` call: CPU `uniform_`
@@ -93,6 +97,7 @@ def plan_batches(
     starts: dict[str, list[int]] = {name: [0] * n_steps for name in names}  # step's draws in `uniforms`
     sizes: list[int] = []
     val_steps: set[int] = set()
+    val_samples: dict[int, Tensor] = {}
     draws = 0
     k = e = 0
     while k < n_steps:
@@ -122,6 +127,9 @@ def plan_batches(
                 int64_draw(g)
                 draws += 1
                 val_steps.add(k)
+                if val_sample is not None:
+                    val_samples[k] = validation_sample(g, *val_sample)
+                    draws += 1
             k += 1
         indices.append(idx[:sum(sizes_epoch[:batches])])
         sizes += sizes_epoch[:batches]
@@ -135,7 +143,18 @@ def plan_batches(
         for name in names:
             u = every[torch.tensor(starts[name]).repeat_interleave(counts) + within]
             flat_labels[name] = (u < probs[name][flat_index]).float()
-    return BatchPlan(flat_index, flat_labels, tuple(sizes), frozenset(val_steps), draws)
+    return BatchPlan(flat_index, flat_labels, tuple(sizes), frozenset(val_steps), draws, val_samples)
+
+
+def validation_sample(g: torch.Generator, n: int, n_colors: int) -> Tensor:
+    """What a validation iterator over torch's RandomSampler(replacement=True, num_samples=n)
+    draws, after the iterator's own base seed V: the sampler seeds a private generator with one
+    int64 draw of G, then takes the indices in calls of 32 (tests/unit/test_replay.py compares
+    this with torch's sampler itself)."""
+    private = _generator(int64_draw(g))
+    calls = [32] * (n // 32) + ([n % 32] if n % 32 else [])
+    return torch.cat([torch.randint(high=n_colors, size=(c,), dtype=torch.int64, generator=private)
+                      for c in calls])
 
 
 def every_n_steps(n: int) -> Callable[[int, int, int, int], bool]:

@@ -37,6 +37,14 @@ class ValidationSet:
     labels: dict[str, Tensor]  # exact labels, float32 [N]
     batch_size: int
 
+    def at(self, plan: BatchPlan, step: int) -> ValidationSet:
+        """What the validation after `step` sees: every colour, or the colours it drew (in the
+        order drawn, repeats kept) when the plan samples them."""
+        idx = plan.val_samples.get(step)
+        if idx is None:
+            return self
+        return ValidationSet(self.colors[idx], {k: v[idx] for k, v in self.labels.items()}, self.batch_size)
+
 
 @dataclass
 class TrainResult:
@@ -207,7 +215,7 @@ def train(
         losses[k] = total.detach()
 
         if validation is not None and k in plan.validate_after:
-            val_history.append((k + 1, validate(model, validation, regularizers)))
+            val_history.append((k + 1, validate(model, validation.at(plan, k), regularizers)))
         if (k + 1) % check_every == 0 or k + 1 == n_steps:
             _check_finite(losses, checked, k + 1)
             checked = k + 1

@@ -101,8 +101,11 @@ def schedule(spec: Spec) -> dict:
 
 def training_inputs(spec: Spec) -> dict:
     """Everything that can change a trained model."""
+    fields = spec.model_dump(mode="json", include=set(TRAINING_FIELDS))
+    if fields["validation"].get("sample") is None:
+        del fields["validation"]["sample"]  # the default: the keys made before the option existed hold
     return {
-        "spec": spec.model_dump(mode="json", include=set(TRAINING_FIELDS)),
+        "spec": fields,
         "dopesheet": schedule(spec),
         "code": code_digests(TRAINING_CODE),
         "torch": torch.__version__,

@@ -120,3 +120,44 @@ def test_plan_equals_the_batch_by_batch_replay(n_samples, batch_size, workers, l
     assert plan.uniform == (n_samples % batch_size == 0)
     if plan.uniform:
         assert plan.rows(plan.flat_index)[17].equal(index[17])
+
+
+def test_a_sampled_validation_draws_what_torchs_loader_draws():
+    """Upstream's 2.9.1 notebook at ebbddd5 and 7dd2412 validated on 64 colours drawn with
+    replacement: torch's own DataLoader over a RandomSampler, built from the global generator,
+    is the reference. Its iterator draws the base seed V, then the sampler's seed, then 64
+    indices in two calls of 32; after it the global generator is two int64 draws further on."""
+    from torch.utils.data import DataLoader, RandomSampler, TensorDataset
+
+    from repro.engine.replay import validation_sample
+
+    data = TensorDataset(torch.arange(351))
+    for seed in (0, 7, 33):
+        torch.manual_seed(seed)
+        loader = DataLoader(data, batch_size=64, sampler=RandomSampler(data, replacement=True, num_samples=64))
+        (batch,) = next(iter(loader))
+        after = torch.randint(2**31, (4,))  # where the global generator stands after the validation
+        g = torch.Generator().manual_seed(seed)
+        int64_draw(g)  # V, the iterator's base seed
+        mine = validation_sample(g, 64, 351)
+        assert torch.equal(mine, batch), seed
+        assert torch.equal(torch.randint(2**31, (4,), generator=g), after), seed
+    # 70 draws: two calls of 32 and one of 6, as the sampler makes them
+    torch.manual_seed(1)
+    loader = DataLoader(data, batch_size=70, sampler=RandomSampler(data, replacement=True, num_samples=70))
+    g = torch.Generator().manual_seed(1)
+    int64_draw(g)
+    assert torch.equal(validation_sample(g, 70, 351), next(iter(loader))[0])
+
+
+def test_a_sampled_validation_plan_draws_two_seeds_per_validation():
+    p = {"red": torch.full((512,), 0.01)}
+    plain = plan_batches(torch.Generator().manual_seed(0), 512, p, 1501, 64, 4, every_n_steps(150))
+    sampled = plan_batches(torch.Generator().manual_seed(0), 512, p, 1501, 64, 4, every_n_steps(150), (64, 351))
+    assert sampled.draws == plain.draws + 10 == 188 * 2 + 20  # 396 int64 draws, as upstream's 7dd2412 made
+    assert sorted(sampled.val_samples) == sorted(plain.validate_after) and not plain.val_samples
+    # the training batches agree up to the first validation, then the streams part
+    first = 150 * 64
+    assert torch.equal(sampled.flat_index[:first], plain.flat_index[:first])
+    assert not torch.equal(sampled.flat_index, plain.flat_index)
+    assert all(len(v) == 64 and int(v.max()) < 351 for v in sampled.val_samples.values())
