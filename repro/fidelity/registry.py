@@ -24,7 +24,7 @@ from repro.base.schema import Strict, first_problem
 from repro.base.paths import registry_dir
 from repro.fidelity.expr import ExpressionError, check_syntax
 
-SCOPES = ("run", "sweep", "spec")
+SCOPES = ("run", "sweep", "seeds", "spec")
 FINGERPRINTS = "fingerprints.toml"
 
 
@@ -177,7 +177,7 @@ def load_registry(directory: Path | None = None) -> Registry:
     for e in entries:
         scope, _, expr = e.path.partition(":")
         if scope not in SCOPES:
-            raise ReproError(f"registry entry {e.id}: path {e.path!r} must start with run:, sweep: or spec:")
+            raise ReproError(f"registry entry {e.id}: path {e.path!r} must start with run:, sweep:, seeds: or spec:")
         if e.decimals < 0 or e.decimals > 20:
             raise ReproError(f"registry entry {e.id}: decimals must lie in 0..20, got {e.decimals}")
         _syntax(e.id, expr)

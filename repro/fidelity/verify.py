@@ -44,7 +44,8 @@ class Results(Protocol):
         ...
 
     def scope(self, experiment: str, scope: str) -> dict:
-        """The result a registry path's scope names: the run, the sweep or the spec."""
+        """The result a registry path's scope names: the run, the sweep, every seed's evaluation
+        (`seeds:`: runs[seed=N]... and stats.<intervention>_<r|r2|p>.<mean|std|min|max>) or the spec."""
         ...
 
     def draws(self, experiment: str, scope: str) -> list[dict] | None:
@@ -297,7 +298,7 @@ def _chaotic(checks: list[Check]) -> bool:
 def verify(registry: Registry, data: Results, experiments: list[str] | None = None, quick: bool = False) -> dict:
     """The verification report of the registry (or of some experiments; `quick`: no bands and no claims)."""
     entries = [e for e in registry.entries if (not experiments or e.experiment in experiments)
-               and not (quick and e.scope == "sweep")]
+               and not (quick and e.scope in ("sweep", "seeds"))]
     data.prefetch_draws(sorted({e.experiment for e in entries if e.scope in ("run", "sweep")}),
                         sweeps=any(e.scope == "sweep" for e in entries))
     checks = check_numbers(entries, data)

@@ -65,19 +65,21 @@ class Workspace:
             return run_sweep(self.spec(experiment), executor=ex, progress=self.log, log=self.log)[1]
 
     def scope(self, experiment: str, scope: str) -> dict:
-        """The result a registry path's scope names: the run, the sweep or the spec."""
+        """The result a registry path's scope names: the run, the sweep, every seed or the spec."""
         if scope == "run":
             return self.run(experiment)
         if scope == "sweep":
             return self.sweep(experiment)
+        if scope == "seeds":
+            return seeds_table(self.seeds(experiment))
         return self.spec(experiment).model_dump(mode="json")
 
     def draws(self, experiment: str, scope: str) -> list[dict] | None:
         """The same results under the default kernels and each kernel variant, or None."""
         from repro.pipeline import sensitivity as S
 
-        if scope == "spec" or not self.bands:
-            return None
+        if scope in ("spec", "seeds") or not self.bands:
+            return None  # every seed's evaluation is measured once (its bands would take a sweep per variant)
         sweep = scope == "sweep"
         if sweep and (experiment not in S.SWEEP_EXPERIMENTS or not self.sweep_bands):
             return None
@@ -118,3 +120,19 @@ class Workspace:
                 return evaluate_all(self.spec(experiment), summary["seeds"], ex, self.log)
 
         return self._get(("seeds", experiment), lambda: self._timed(SEED_EVALUATIONS, make))
+
+
+# Every seed's metrics, as the `seeds:` scope of the registry reads them (runs[seed=N].selectivity.ablation.r),
+# and the statistics of their selectivities over the seeds (stats.ablation_r.mean), like a sweep's.
+SEED_QUANTITIES = ("r", "r2", "p")
+
+
+def seeds_table(per_seed: dict[int, dict]) -> dict:
+    """`seeds:` scope: every seed's metrics as rows, and the statistics of each intervention's
+    selectivity (r, r2, p) over the seeds (sample std, like the sweep's)."""
+    from repro.pipeline.sweep import stats
+
+    rows = [{**m, "seed": s} for s, m in sorted(per_seed.items())]
+    flat = [{f"{iv}_{q}": v[q] for iv, v in m["selectivity"].items() for q in SEED_QUANTITIES} for m in rows]
+    keys_ = sorted({k for f in flat for k in f})
+    return {"runs": rows, "stats": stats(flat, keys_)}

@@ -113,3 +113,17 @@ def test_claim_statuses(holds, expected, discrepancy, chaotic, status, ok):
     from repro.fidelity.verify import claim_status
 
     assert claim_status(holds, expected, discrepancy, chaotic) == (status, ok)
+
+
+def test_the_seeds_scope_reads_any_seed_and_the_statistics_over_seeds():
+    from repro.pipeline.workspace import seeds_table
+
+    def m(r):
+        return {"selectivity": {"ablation": {"r": r, "r2": r * r, "p": 0.0}}, "score": r * r}
+
+    table = seeds_table({1: m(0.9), 0: m(0.8), 2: m(1.0)})
+    assert [row["seed"] for row in table["runs"]] == [0, 1, 2]
+    assert value_of("runs[seed=1].selectivity.ablation.r", table) == 0.9
+    assert value_of("stats.ablation_r.mean", table) == pytest.approx(0.9)
+    assert value_of("stats.ablation_r.std", table) == pytest.approx(0.1)  # sample std, as pandas prints it
+    assert value_of("stats.ablation_r2.max", table) == 1.0 and value_of("stats.ablation_p.max", table) == 0.0
