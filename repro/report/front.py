@@ -149,7 +149,8 @@ def _differences(report: dict, data: dict[str, Experiment]) -> dict:
             "sweeps": sweeps, "examples": examples,
             "amplification": hot / cold if hot and cold else None,
             "width10": [{**c, "at16": width16.get(c["id"])} for c in width],
-            "discrepancies": [e for e in report.get("entries", []) if e["status"] == "discrepancy"]}
+            "discrepancies": [e for e in report.get("entries", []) if e["status"] == "discrepancy"],
+            "history": any(x not in data for x in xs)}  # upstream's earlier runs have a section
 
 
 def _provenance(report: dict, data: dict[str, Experiment]) -> dict:
