@@ -153,10 +153,11 @@ def _common_prefix(ids: list[str]) -> str:
 
 
 def verification_listing(verification: Verification, order: list[str] | None = None) -> str:
-    """The checks that need a look (anything but a pass, or a value within noise the draws
-    reached), grouped by source document and experiment, with every group's counts; a run of
-    rows from one source prints the source (and the ids' shared prefix) once. Then each
-    discrepancy with its evidence. The full listing is results/verification.csv."""
+    """The checks that need a look (VerifiedNumber.notable), grouped by source document and
+    experiment, with every group's counts; a run of rows from one source prints the source (and
+    the ids' shared prefix) once. The experiments not in `order` (upstream's earlier runs, which
+    have a section of their own) list only their failures. Then each discrepancy with its
+    evidence. The full listing is results/verification.csv."""
     exp_rank = {name: i for i, name in enumerate(order or [])}
     groups: dict[tuple, list[VerifiedNumber]] = {}
     for c in verification.checks:
@@ -166,7 +167,8 @@ def verification_listing(verification: Verification, order: list[str] | None = N
     for key in sorted(groups):
         checks = groups[key]
         runs: list[list[VerifiedNumber]] = []
-        for c in (c for c in checks if c.notable):
+        shown = (c for c in checks if (c.notable if c.experiment in exp_rank else c.status == "FAIL"))
+        for c in shown:
             if runs and runs[-1][0].source == c.source:
                 runs[-1].append(c)
             else:
@@ -179,10 +181,11 @@ def verification_listing(verification: Verification, order: list[str] | None = N
                              "id": c.id[len(prefix):], "style": style(c.status)})
         out.append({"title": key[3], "summary": _summary(verification.counts(checks)), "rows": rows,
                     "beyond": sum(c.beyond_draws for c in checks)})
-    shown = sum(len(g["rows"]) for g in out)
+    listed = sum(len(g["rows"]) for g in out)
     discrepancies = [c for c in verification.checks if c.status == "discrepancy" or c.id.startswith("disc.")]
-    return render("verification.tex.j2", groups=out, summary=_summary(verification.counts()), shown=shown,
-                  checked=len(verification.checks), discrepancies=discrepancies)
+    return render("verification.tex.j2", groups=out, summary=_summary(verification.counts()), shown=listed,
+                  checked=len(verification.checks), discrepancies=discrepancies,
+                  earlier=any(c.experiment not in exp_rank for c in verification.checks))
 
 
 def _summary(counts: dict[str, int]) -> str:

@@ -87,7 +87,7 @@ def test_divergence_names_the_step_and_writes_nothing(tmp_path):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["run", "ex-9"], "Available: ex-2.10.1, ex-2.4.1"),
+    (["run", "ex-9"], "Available: ex-2.10.1, ex-2.10.1-c58da07, ex-2.4.1,"),
     (["run", "ex-2.4.1", "--seed", str(2**63)], "seed: must lie in 0..2^63-1"),
     (["run", "ex-2.4.1", "--set", "model.latent_dims=5"], "did you mean model.latent_dim"),
     (["run", "ex-2.4.1", "--set", "data.grid=big"], "expected an integer"),

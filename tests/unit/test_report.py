@@ -79,6 +79,14 @@ def test_verification_listing_groups_by_source_with_subtotals():
     assert r"ex-1 notebook\_cell" in text
     assert " & 0.5 & " in text  # published at the decimals it was printed with
     assert "The paper calls it a bound." in text  # a discrepancy's evidence is printed
+    assert "only failures are listed" not in text
+    # an experiment the report has no section for (an earlier run) lists only its failures
+    earlier = Verification.from_json({"entries": [
+        {"id": f"h.{s}", "experiment": "ex-old", "source": "old notebook", "published": 0.5, "reproduced": 0.9,
+         "difference": 0.4, "status": s, "reason": "", "note": ""} for s in ("differs", "FAIL")]})
+    text = verification_listing(earlier, ["ex-1"])
+    assert r"\stfail{0.900} & $+$0.40 & -- & FAIL" in text and "& differs" not in text
+    assert "only failures are listed" in text
 
 
 def test_paper_table_template_escapes_and_styles_cells():
