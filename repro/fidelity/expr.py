@@ -13,6 +13,7 @@ registry files are data, never code.
 from __future__ import annotations
 
 import ast
+import math
 import operator
 import re
 
@@ -62,9 +63,25 @@ def check_syntax(expr: str) -> None:
         raise ExpressionError(f"{expr[:40]!r}...: nested too deeply") from None
 
 
+MAX_DEPTH = 100  # nesting of operators and calls; evaluation recurses once per level
+
+
+def _depth(n) -> int:
+    """How deeply the tree nests (iteratively: a deep tree must not overflow the check itself)."""
+    deepest, todo = 0, [(n, 1)]
+    while todo:
+        node, d = todo.pop()
+        deepest = max(deepest, d)
+        todo.extend((c, d + 1) for c in ast.iter_child_nodes(node))
+    return deepest
+
+
 def _validate(n, expr: str) -> None:
     ok = (ast.BinOp, ast.Compare, ast.BoolOp, ast.UnaryOp, ast.Call, ast.Constant, ast.Name,
           ast.And, ast.Or, ast.Not, ast.USub, ast.Load, *_BIN, *_CMP)
+    if _depth(n) > MAX_DEPTH:
+        raise ExpressionError(f"{expr[:40]!r}...: nested deeper than {MAX_DEPTH} levels "
+                              "(a long sum of fields nests one level per term; use fewer terms)")
     for node in ast.walk(n):
         if not isinstance(node, ok):
             raise ExpressionError(f"{expr!r}: {type(node).__name__} is not allowed")
@@ -74,6 +91,15 @@ def _validate(n, expr: str) -> None:
             raise ExpressionError(f"{expr!r}: only abs, min and max may be called")
         if isinstance(node, ast.Constant) and not isinstance(node.value, (int, float)):
             raise ExpressionError(f"{expr!r}: only numbers may be written literally")
+        if isinstance(node, ast.Constant) and not _finite(node.value):
+            raise ExpressionError(f"{expr[:40]!r}...: the number {str(node.value)[:20]}... is not a finite float")
+
+
+def _finite(v) -> bool:
+    try:
+        return math.isfinite(float(v))
+    except OverflowError:
+        return False
 
 
 def value_of(expr: str, data):

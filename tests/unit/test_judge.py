@@ -127,3 +127,13 @@ def test_the_seeds_scope_reads_any_seed_and_the_statistics_over_seeds():
     assert value_of("stats.ablation_r.mean", table) == pytest.approx(0.9)
     assert value_of("stats.ablation_r.std", table) == pytest.approx(0.1)  # sample std, as pandas prints it
     assert value_of("stats.ablation_r2.max", table) == 1.0 and value_of("stats.ablation_p.max", table) == 0.0
+
+
+def test_expressions_too_deep_or_with_unrepresentable_numbers_are_refused_when_read():
+    # a sum of 1,200 fields used to pass the check and end in a RecursionError at evaluation;
+    # a 400-digit literal in an OverflowError
+    for bad, why in ((" + ".join("{a}" for _ in range(1200)), "nested deeper than 100 levels"),
+                     ("{a} + " + "9" * 400, "not a finite float"), ("{a} * 1e400", "not a finite float")):
+        with pytest.raises(ExpressionError, match=why):
+            check_syntax(bad)
+    assert value_of(" + ".join("{a}" for _ in range(90)), {"a": 1.0}) == 90.0
