@@ -216,7 +216,11 @@ def resolve_steps(raw: list[str], source: str = "<dopesheet>") -> list[int]:
 
 def parse_dopesheet(text: str, source: str = "<dopesheet>") -> Dopesheet:
     """A dopesheet from CSV text (a step column, then a column per property; `source` names it in errors)."""
-    rows = list(csv.reader(text.splitlines()))
+    reader = csv.reader(text.splitlines())
+    try:
+        rows = list(reader)
+    except csv.Error as e:  # e.g. a cell longer than the csv module's field limit (131,072 characters)
+        raise SpecError(f"{source}, line {reader.line_num}: not a readable CSV row ({e})") from None
     rows = [r for r in rows if any(c.strip() for c in r)] if rows else rows
     if not rows:
         raise SpecError(f"{source}: empty dopesheet")

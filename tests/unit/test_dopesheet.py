@@ -126,3 +126,11 @@ def test_a_keyframe_set_at_a_step_replaces_or_adds_and_keeps_the_length():
                                       ("lr", 10, -1.0, ">= 0"), ("lr", 10, float("nan"), "finite")]:
         with pytest.raises(SpecError, match=needle):
             with_keyframe(sheet, prop, step, value)
+
+
+def test_a_cell_beyond_the_csv_field_limit_is_a_spec_error_naming_the_line():
+    from repro.base.errors import SpecError
+
+    text = "STEP,PHASE,ACTION,lr\n0,Train,," + "1" * 140_000 + "\n"
+    with pytest.raises(SpecError, match=r"big.csv, line 2: not a readable CSV row"):
+        parse_dopesheet(text, "big.csv")
