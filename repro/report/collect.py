@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from repro.base.errors import ReproError
+from repro.base.files import read_text
 from repro.base.paths import paper_dir
 from repro.store.layout import LOSSES, verification_file
 from repro.store.results import read_training_record
@@ -82,7 +83,7 @@ def read_layout(path: Path | None = None) -> Layout:
     """The report's layout, with one-line errors."""
     path = path or paper_dir() / "report.toml"
     try:
-        data = tomllib.loads(path.read_text())
+        data = tomllib.loads(read_text(path, "report layout"))  # binary or a FIFO: one line, not a traceback
         exps = {name: ExperimentLayout(name=name, **data["experiment"][name]) for name in data["experiments"]}
         tables = [PaperTable(id=t["id"], caption=t["caption"], place=t["place"], rows=t["rows"],
                              parts=[TablePart(**p) for p in t["parts"]]) for t in data.get("table", [])]

@@ -170,3 +170,12 @@ def test_upstreams_earlier_runs_get_a_section_with_their_counts_and_largest_diff
     # largest first: h.b is 0.115 off, h.c 0.01; a pass is not listed
     assert text.index("h.\\allowbreak{}b") < text.index("h.\\allowbreak{}c") and "h.\\allowbreak{}a}" not in text
     assert earlier_runs({"experiments": {"ex-2.9.1": {}}}, {"ex-2.9.1": None}).strip().startswith("%")
+
+
+def test_a_binary_report_layout_is_one_line(tmp_path):
+    from repro.base.errors import ReproError
+    from repro.report.collect import read_layout
+
+    (tmp_path / "report.toml").write_bytes(b"\xff\xfe\x00")
+    with pytest.raises(ReproError, match="report layout is not UTF-8 text"):
+        read_layout(tmp_path / "report.toml")
