@@ -18,6 +18,7 @@ import json
 import math
 import re
 import tomllib
+import unicodedata
 import warnings
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
@@ -204,7 +205,7 @@ class Spec(Strict):
         for field, text in (("about.title", self.about.title), ("about.paper", self.about.paper),
                             ("about.notebook", self.about.notebook), *((f"about.notes[{i}]", n)
                                                                        for i, n in enumerate(self.about.notes))):
-            if any(ord(c) < 32 or ord(c) == 127 for c in text) or len(text) > 2000:
+            if any(unicodedata.category(c) == "Cc" for c in text) or len(text) > 2000:  # C0, DEL and C1
                 yield field, "must be one line of printable text (no control characters), at most 2000 characters"
         for name, lab in self.labels.items():
             yield from _name_problems("labels", name)
@@ -384,7 +385,7 @@ def parse_override(item: str) -> tuple[str, Any]:
         raise SpecError(f"--set {item!r}: expected dotted.key=value")
     key, text = item.split("=", 1)
     key, text = key.strip(), text.strip()
-    if any(ord(c) < 32 for c in item):
+    if any(unicodedata.category(c) == "Cc" for c in item):
         raise SpecError(f"--set {key}: the value holds a line break or control character; give one value per --set")
     try:
         value = tomllib.loads(f"v = {text}")["v"]

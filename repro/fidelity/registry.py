@@ -10,6 +10,7 @@ metrics. fingerprints.toml holds the SHA-256 of upstream's trained models per pl
 
 from __future__ import annotations
 
+import re
 import tomllib
 from collections import Counter
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from repro.base.paths import registry_dir
 from repro.fidelity.expr import ExpressionError, check_syntax
 
 SCOPES = ("run", "sweep", "seeds", "spec")
+_ID = re.compile(r"[A-Za-z0-9._-]{1,200}")
 FINGERPRINTS = "fingerprints.toml"
 
 
@@ -169,6 +171,10 @@ def load_registry(directory: Path | None = None) -> Registry:
         claims += data.claim
     load_fingerprints()  # the fingerprints, checked before any work starts
     ids = Counter([e.id for e in entries] + [c.id for c in claims])
+    names = [*ids, *{e.experiment for e in entries}, *{x for c in claims for x in c.experiments}]
+    bad = next((i for i in names if not _ID.fullmatch(i)), None)
+    if bad is not None:  # ids and names reach terminals, file names and LaTeX
+        raise ReproError(f"registry id or experiment {bad[:60]!r}: use only letters, digits, '.', '_' and '-'")
     dup = sorted(i for i, n in ids.items() if n > 1)
     if dup:
         raise ReproError(f"duplicate registry ids: {', '.join(dup)}")

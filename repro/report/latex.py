@@ -17,6 +17,7 @@ _TEX_ESCAPES = {
     "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
     "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
     "--": "-{}-",  # so that "--set" stays two hyphens, not an en dash
+    "[": "{[}",  # a cell that starts with [ would be read as the optional argument of the row's \\
 }
 # Characters pdfLaTeX's UTF-8 input does not know, as registry sources and notes write them.
 _UNICODE = {
@@ -28,7 +29,7 @@ _UNICODE = {
 }
 # ... and control characters, which pdfLaTeX rejects ("invalid character"), are shown, not passed on.
 _TEX_RE = re.compile("|".join(re.escape(k) for k in _TEX_ESCAPES)
-                     + "|[\x00-\x1f\x7f]|[^\x00-\u017f\u2013\u2014\u2018\u2019\u201c\u201d]")
+                     + "|[\x00-\x1f\x7f-\x9f]|[^\x00-\u017f\u2013\u2014\u2018\u2019\u201c\u201d]")
 
 
 def _escape(m: re.Match) -> str:

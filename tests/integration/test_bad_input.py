@@ -96,7 +96,7 @@ def test_results_folder_that_cannot_be_written_is_named_before_training(tmp_path
     ('[[number]]\nid = "x"\nsource = "s"\nexperiment = "ex-2.4.1"\npath = "run:score"\nvalue = 0.99\ndecimals = -1\n',
      "decimals must lie in 0..20"),
     ('[[number]]\nid = "x"\nsource = "s"\nexperiment = "ex-2.4.1"\npath = "bogus:score"\nvalue = 0.99\ndecimals = 4\n',
-     "must start with run:, sweep: or spec:"),
+     "must start with run:, sweep:, seeds: or spec:"),
     ('[[claim]]\nid = "c"\nclaim = "c"\nsource = "s"\nexperiments = ["ex-2.4.1"]\npredicate = "__import__(1)"\n'
      'value = "{score}"\npublished = "p"\nthreshold = "t"\n', "only abs, min and max may be called"),
     ('[[claim]]\nid = "c"\nclaim = "c"\nsource = "s"\nexperiments = ["ex-2.4.1"]\npredicate = "{score} > 0"\n'
@@ -104,6 +104,8 @@ def test_results_folder_that_cannot_be_written_is_named_before_training(tmp_path
      "discrepancy 'disc.none' is not a [[discrepancy]] id"),
     ('[[claim]]\nid = "c"\nclaim = "c"\nsource = "s"\nexperiments = ["ex-2.4.1"]\npredicate = "{score} > 0"\n'
      'value = "{score}"\npublished = "p"\nthreshold = "t"\nof = "most seeds"\n', "of"),
+    ('[[number]]\nid = "x\\u001b[2J"\nsource = "s"\nexperiment = "ex-2.4.1"\npath = "run:score"\nvalue = 0.99\n'
+     'decimals = 2\n', "use only letters, digits"),
     ("\xff", "not UTF-8"),
 ])
 def test_malformed_registry(tmp_path, text, needle):

@@ -179,3 +179,10 @@ def test_a_binary_report_layout_is_one_line(tmp_path):
     (tmp_path / "report.toml").write_bytes(b"\xff\xfe\x00")
     with pytest.raises(ReproError, match="report layout is not UTF-8 text"):
         read_layout(tmp_path / "report.toml")
+
+
+def test_text_for_tex_cannot_open_an_optional_argument_or_carry_c1_controls():
+    from repro.report.latex import tex
+
+    assert tex("[a claim]") == "{[}a claim]"  # after a row's \\ a bare [ would be its optional argument
+    assert tex("a\u009bb") == "a[U+009B]b"  # C1 controls are shown, never passed to TeX

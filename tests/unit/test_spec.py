@@ -249,3 +249,13 @@ def test_folders_from_variables_expand_the_home(monkeypatch):
     assert results_dir() == Path.home() / "res"
     monkeypatch.setenv("REPRO_RESULTS", "")
     assert results_dir().name == "results"
+
+
+def test_c1_control_characters_are_refused_in_text_and_overrides():
+    from repro.config.spec import replace
+
+    spec = load_spec("ex-2.4.1")
+    with pytest.raises(SpecError, match="about.title"):
+        replace(spec, ['about.title="a\u009bb"'])  # U+009B, CSI: it clears terminals and breaks TeX
+    with pytest.raises(SpecError, match="control character"):
+        replace(spec, ["data.grid=8\u0085"])
