@@ -168,12 +168,26 @@ def resolve_steps(raw: list[str], source: str = "<dopesheet>") -> list[int]:
     file order (never against other relative rows); fractions round half to even.
     """
     anchors = [i for i, s in enumerate(raw) if re.fullmatch(r"\d+", s.strip())]
+    is_anchor = set(anchors)
+    # the nearest absolute rows above and below each row, in one pass each (a long sheet stays linear)
+    above: list[int | None] = []
+    last: int | None = None
+    for i in range(len(raw)):
+        above.append(last)
+        if i in is_anchor:
+            last = i
+    below: list[int | None] = [None] * len(raw)
+    last = None
+    for i in reversed(range(len(raw))):
+        below[i] = last
+        if i in is_anchor:
+            last = i
     out: list[int] = []
     for i, cell in enumerate(raw):
         s = cell.strip()
         line = i + 2  # header is line 1
         where = f"{source}, line {line}, column STEP"
-        if i in anchors:
+        if i in is_anchor:
             if int(s) > MAX_STEP:
                 raise SpecError(f"{where}: step {s} is beyond {MAX_STEP}")
             out.append(int(s))
@@ -184,8 +198,7 @@ def resolve_steps(raw: list[str], source: str = "<dopesheet>") -> list[int]:
                 "or a fraction of the span between absolute rows (+0.5)"
             )
         sign, v = s[0], s[1:]
-        prev = max((a for a in anchors if a < i), default=None)
-        nxt = min((a for a in anchors if a > i), default=None)
+        prev, nxt = above[i], below[i]
         p = int(raw[prev]) if prev is not None else None
         n = int(raw[nxt]) if nxt is not None else None
         if _COUNT.fullmatch(v):
@@ -297,10 +310,8 @@ def to_markdown(sheet: Dopesheet) -> str:
     props = sheet.props
     steps = sorted(set(sheet.steps))
     lines = ["| STEP | " + " | ".join(props) + " |", "|---:|" + "---:|" * len(props)]
+    keyed = {p: {k.step: k.value for k in sheet.track(p).keys} for p in props}  # one pass per track
     for s in steps:
-        cells = []
-        for p in props:
-            v = next((k.value for k in sheet.track(p).keys if k.step == s), None)
-            cells.append("" if v is None else f"{v:g}")
+        cells = [("" if (v := keyed[p].get(s)) is None else f"{v:g}") for p in props]
         lines.append(f"| {s} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
