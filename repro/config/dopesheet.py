@@ -227,6 +227,20 @@ def resolve_steps(raw: list[str], source: str = "<dopesheet>") -> list[int]:
     return out
 
 
+def _bad_key(where: str, name: str, cell: str, v: float, step: int) -> None:
+    """The one-line error for a keyframe cell (built only when there is one: a sheet may have
+    hundreds of thousands of good cells)."""
+    try:
+        float(cell)
+    except ValueError:
+        raise SpecError(f"{where}: {cell!r} is not a number (leave the cell empty for no key)") from None
+    if not math.isfinite(v):
+        raise SpecError(f"{where}: {cell!r} is not a finite number")
+    if v < 0:
+        raise SpecError(f"{where}: {v} is negative; learning rates and weights must be >= 0")
+    raise SpecError(f"{where}: a second key for {name!r} at step {step}")
+
+
 def parse_dopesheet(text: str, source: str = "<dopesheet>") -> Dopesheet:
     """A dopesheet from CSV text (a step column, then a column per property; `source` names it in errors)."""
     reader = csv.reader(text.splitlines())
@@ -280,17 +294,12 @@ def parse_dopesheet(text: str, source: str = "<dopesheet>") -> Dopesheet:
             cell = r[j].strip()
             if not cell:
                 continue
-            where = f"{source}, line {i + 2}, column {name!r}"
             try:
                 v = float(cell)
             except ValueError:
-                raise SpecError(f"{where}: {cell!r} is not a number (leave the cell empty for no key)") from None
-            if not math.isfinite(v):
-                raise SpecError(f"{where}: {cell!r} is not a finite number")
-            if v < 0:
-                raise SpecError(f"{where}: {v} is negative; learning rates and weights must be >= 0")
-            if keys and keys[-1].step == steps[i]:
-                raise SpecError(f"{where}: a second key for {name!r} at step {steps[i]}")
+                v = math.nan
+            if not (math.isfinite(v) and v >= 0) or (keys and keys[-1].step == steps[i]):
+                _bad_key(f"{source}, line {i + 2}, column {name!r}", name, cell, v, steps[i])
             keys.append(Keyframe(steps[i], v))
         if not keys:
             raise SpecError(f"{source}, column {name!r}: no keyframes (an empty column would hold 0 on every step)")

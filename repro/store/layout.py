@@ -16,6 +16,7 @@ The keys come from repro.store.keys; the folder under all of it from repro.base.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from repro.base.paths import results_dir
@@ -28,6 +29,20 @@ METRICS, PER_COLOR = "metrics.json", "per_color.csv"
 # The files of a sweep's folder.
 SUMMARY, RUNS = "summary.json", "runs.csv"
 SCORE_GLOB, EVALUATION_GLOB = "score-*.json", "eval-*"
+
+
+def contained(path: Path) -> Path:
+    """`path`, checked not to lead out of the results folder through a link planted in it (a
+    write would follow the link and land elsewhere). Paths outside the results folder (the
+    report's own folders) are the caller's and pass as they are."""
+    from repro.base.errors import ReproError
+
+    root = results_dir()
+    if Path(os.path.abspath(path)).is_relative_to(os.path.abspath(root)):
+        if not path.resolve().is_relative_to(root.resolve()):
+            raise ReproError(f"{path}: a link in the results folder leads out of it (to {path.resolve()}); "
+                             "remove the link, then run again")
+    return path
 
 
 def experiment_dir(experiment: str) -> Path:

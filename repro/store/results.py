@@ -27,6 +27,7 @@ from repro.base.errors import ReproError
 from repro.base.files import regular_bytes, write_error
 from repro.config.spec import Spec, to_toml
 from repro.store.layout import (
+    contained,
     DOPESHEET, ENV, EVALUATION_GLOB, LOSSES, METRICS, MODEL, PER_COLOR, SCORE_GLOB, SPEC, TRAINING,
 )
 from repro.method.model import SphericalAutoencoder, fingerprint, from_bytes, to_bytes
@@ -64,6 +65,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write a file so that readers see the old or the new content, never half of it; the
     temporary name is unique, so concurrent writers never share one. A failure (a full disk, a
     folder in the way) is one line and leaves no temporary file."""
+    contained(path)  # before mkdir, which would follow a planted link
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = _stage(path.parent, path.name, data)
@@ -112,6 +114,7 @@ def write_training(path: Path, spec: Spec, record: dict, model: torch.nn.Module,
     }
     record = sealed({**record, "files": {name: sha256_bytes(data) for name, data in files.items()}})
     staged: dict[str, str] = {}
+    contained(path / TRAINING)
     try:
         path.mkdir(parents=True, exist_ok=True)
         for name, data in files.items():
@@ -167,6 +170,7 @@ def write_score(file: Path, record: dict) -> None:
 def write_evaluation(path: Path, spec: Spec, metrics: dict, env: dict) -> dict:
     """Write an evaluation's folder (metrics.json last) and return the sealed metrics."""
     metrics = sealed(metrics)
+    contained(path / METRICS)
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as e:

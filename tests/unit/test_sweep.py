@@ -51,3 +51,19 @@ def test_the_chunk_help_states_the_default_the_sweep_uses():
     [opt] = [p for p in sweep.params if p.name == "chunk_size"]
     assert f"(default {CHUNK})" in opt.help
 
+
+
+def test_a_link_planted_in_the_results_folder_is_not_followed(tmp_path, monkeypatch):
+    from repro.base.errors import ReproError
+    from repro.store.results import atomic_write_text
+
+    results, outside = tmp_path / "results", tmp_path / "elsewhere"
+    results.mkdir()
+    outside.mkdir()
+    monkeypatch.setenv("REPRO_RESULTS", str(results))
+    (results / "ex-2.4.1").symlink_to(outside, target_is_directory=True)
+    with pytest.raises(ReproError, match="a link in the results folder leads out of it"):
+        atomic_write_text(results / "ex-2.4.1" / "abc" / "metrics.json", "{}")
+    assert not any(outside.iterdir())  # nothing created through the link
+    atomic_write_text(results / "ex-2.5.1" / "abc" / "metrics.json", "{}")  # an ordinary folder is fine
+    atomic_write_text(tmp_path / "tables" / "x.tex", "x")  # and so is a path outside the results folder
