@@ -17,6 +17,7 @@ import json
 import os
 import shutil
 import tempfile
+from glob import escape as glob_escape
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -141,8 +142,11 @@ def write_training(path: Path, spec: Spec, record: dict, model: torch.nn.Module,
 
 
 def _stage(folder: Path, name: str, data: bytes) -> str:
-    """`data` in a unique temporary file beside its final name (fsynced), ready for os.replace."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder)
+    """`data` in a unique temporary file beside its final name (fsynced), ready for os.replace.
+    Its name carries the writer's process id, so that the temporaries a killed writer left
+    (kill -9 runs no cleanup) are removed by the next write of the same file."""
+    _remove_stale(folder, name)
+    fd, tmp = tempfile.mkstemp(prefix=f".{name}.{os.getpid()}.", suffix=".tmp", dir=folder)
     try:
         os.fchmod(fd, _MODE)
         with os.fdopen(fd, "wb") as f:
@@ -154,6 +158,25 @@ def _stage(folder: Path, name: str, data: bytes) -> str:
             os.unlink(tmp)
         raise
     return tmp
+
+
+def _remove_stale(folder: Path, name: str) -> None:
+    """Remove `name`'s temporaries whose writer process is gone (another live writer's stay)."""
+    for t in folder.glob(f".{glob_escape(name)}.*.tmp"):
+        pid = t.name[len(name) + 2:].split(".", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            with contextlib.suppress(OSError):
+                t.unlink()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    return True
 
 
 def _npy(a: np.ndarray) -> bytes:

@@ -1,3 +1,5 @@
+import os
+
 import pytest
 
 from repro.base.errors import ReproError
@@ -67,3 +69,22 @@ def test_a_link_planted_in_the_results_folder_is_not_followed(tmp_path, monkeypa
     assert not any(outside.iterdir())  # nothing created through the link
     atomic_write_text(results / "ex-2.5.1" / "abc" / "metrics.json", "{}")  # an ordinary folder is fine
     atomic_write_text(tmp_path / "tables" / "x.tex", "x")  # and so is a path outside the results folder
+
+
+def test_a_killed_writers_temporary_is_removed_by_the_next_write(tmp_path, monkeypatch):
+    import subprocess
+    import sys
+
+    from repro.store.results import atomic_write_text
+
+    monkeypatch.setenv("REPRO_RESULTS", str(tmp_path))
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True).stdout.strip()  # a process id that has ended
+    stale = tmp_path / f".metrics.json.{gone}.abc123.tmp"
+    live = tmp_path / f".metrics.json.{os.getpid()}.def456.tmp"  # a writer still running: kept
+    other = tmp_path / f".runs.csv.{gone}.abc123.tmp"  # another file's: left to its own next write
+    for t in (stale, live, other):
+        t.write_text("partial")
+    atomic_write_text(tmp_path / "metrics.json", "{}")
+    assert not stale.exists() and live.exists() and other.exists()
+    assert (tmp_path / "metrics.json").read_text() == "{}"
