@@ -15,11 +15,14 @@ import hashlib
 import io
 import itertools
 import math
+import pickle
 from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+from repro.base.errors import ReproError
 
 LatentMap = Callable[[Tensor], Tensor]
 
@@ -94,7 +97,15 @@ def from_bytes(data: bytes, latent_dim: int, hidden_width: int, hidden_layers: i
     """A model from `to_bytes`' bytes, in evaluation mode (no initial draws: the weights are the file's)."""
     with torch.device("meta"):
         model = SphericalAutoencoder(latent_dim, hidden_width, hidden_layers)
-    model.load_state_dict(torch.load(io.BytesIO(data), weights_only=True), assign=True)
+    try:
+        state = torch.load(io.BytesIO(data), weights_only=True)
+        model.load_state_dict(state, assign=True)
+    except Exception as e:  # noqa: BLE001 - torch's own text runs to nine lines and recommends the unsafe load
+        if isinstance(e, pickle.UnpicklingError):
+            why = "it holds objects that a weights-only load refuses to build"
+        else:
+            why = "".join(c for c in (str(e).strip().splitlines() or [""])[0] if c.isprintable())[:200]
+        raise ReproError(f"not a state_dict of this model's shape ({type(e).__name__}: {why})") from None
     return model.eval()
 
 

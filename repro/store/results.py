@@ -305,10 +305,17 @@ def load_model(path: Path, spec: Spec, record: dict | None = None) -> SphericalA
     if record is not None and sha256_bytes(data) != record["files"][MODEL]:
         raise ReproError(f"{path / MODEL} does not match its training.json; run again to retrain it")
     m = spec.model
-    model = from_bytes(data, m.latent_dim, m.hidden_width, m.hidden_layers)
+    model = _model(path, data, (m.latent_dim, m.hidden_width, m.hidden_layers))
     if record is not None and fingerprint(model) != record["model_sha256"]:
         raise ReproError(f"{path / MODEL} is not the model its training.json describes")
     return model
+
+
+def _model(path: Path, data: bytes, shape: tuple[int, int, int]) -> SphericalAutoencoder:
+    try:
+        return from_bytes(data, *shape)
+    except ReproError as e:
+        raise ReproError(f"{path / MODEL}: {e}; run again with --force to retrain it") from None
 
 
 def load_model_of(path: Path, record: dict) -> SphericalAutoencoder:
@@ -322,7 +329,7 @@ def load_model_of(path: Path, record: dict) -> SphericalAutoencoder:
     data = regular_bytes(path / MODEL)
     if data is None or sha256_bytes(data) != record.get("files", {}).get(MODEL):
         raise ReproError(f"{path / MODEL} is missing or does not match its training.json; run again to retrain it")
-    model = from_bytes(data, *shape)
+    model = _model(path, data, shape)
     if fingerprint(model) != record["model_sha256"]:
         raise ReproError(f"{path / MODEL} is not the model its training.json describes")
     return model

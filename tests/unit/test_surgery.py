@@ -42,3 +42,19 @@ def test_surgery_leaves_the_original_alone_and_checks_dims():
         ablate(base, [4])
     with pytest.raises(ValueError):
         prune(base, [0, 1, 2, 3])
+
+
+def test_a_model_file_that_is_no_state_dict_is_one_line_without_torchs_advice():
+    import io
+
+    import torch
+
+    from repro.base.errors import ReproError
+    from repro.method.model import from_bytes
+
+    buf = io.BytesIO()
+    torch.save(__import__("fractions").Fraction(1, 2), buf)  # an object weights_only refuses to build
+    for data in (buf.getvalue(), b"not a zip"):
+        with pytest.raises(ReproError) as e:
+            from_bytes(data, 4, 16, 1)
+        assert "\n" not in str(e.value) and "weights_only" not in str(e.value) and "\x1b" not in str(e.value)
