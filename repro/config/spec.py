@@ -292,7 +292,8 @@ def available() -> list[str]:
     """Experiment names; files starting with '_' (the shared base) are not experiments."""
     d = experiments_dir()
     if not d.is_dir():
-        raise SpecError(f"the experiments folder {d} does not exist (set REPRO_EXPERIMENTS to the folder of specs)")
+        what = "is a file, not a folder" if d.exists() else "does not exist"
+        raise SpecError(f"the experiments folder {d} {what} (set REPRO_EXPERIMENTS to the folder of specs)")
     return sorted(p.stem for p in d.glob("*.toml") if not p.name.startswith("_"))
 
 
@@ -482,8 +483,9 @@ def load_spec(name_or_path: str, overrides: list[str] | None = None, seed: int |
         pairs.append(("seed", seed))
     if pairs:
         before = spec
-        spec = validate(apply_overrides(spec.model_dump(), pairs), "--set")
-        where = f"{path} with --set"
+        given = "--set" if overrides else "--seed"
+        spec = validate(apply_overrides(spec.model_dump(), pairs), given)
+        where = f"{path} with {given}" if not (overrides and seed is not None) else f"{path} with --set and --seed"
         for message in _ineffective(before, spec, pairs):
             warnings.warn(message, IneffectiveOverride, stacklevel=2)
     return _with_schedule(spec, where, _sheet_path(sheet_owner, spec.dopesheet, where), path.stem, str(path))

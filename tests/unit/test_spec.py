@@ -259,3 +259,12 @@ def test_c1_control_characters_are_refused_in_text_and_overrides():
         replace(spec, ['about.title="a\u009bb"'])  # U+009B, CSI: it clears terminals and breaks TeX
     with pytest.raises(SpecError, match="control character"):
         replace(spec, ["data.grid=8\u0085"])
+
+
+def test_messages_name_what_was_given(tmp_path, monkeypatch):
+    with pytest.raises(SpecError, match=r"with --seed: seed: must lie"):
+        load_spec("ex-2.4.1", seed=2**64)  # not "with --set" when no --set was given
+    (tmp_path / "file").write_text("")
+    monkeypatch.setenv("REPRO_EXPERIMENTS", str(tmp_path / "file"))
+    with pytest.raises(SpecError, match="is a file, not a folder"):
+        available()
