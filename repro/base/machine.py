@@ -65,8 +65,12 @@ class Platform:
 
 def current_platform() -> Platform:
     """This machine's platform, with the kernel-choosing variables that are set."""
-    env = tuple((k, os.environ[k]) for k in KERNEL_VARIABLES if os.environ.get(k))
-    return Platform(_cpuinfo("vendor_id") or _platform.processor(), torch.backends.cpu.get_cpu_capability(), env,
+    capability = torch.backends.cpu.get_cpu_capability()
+    # ATen ignores an ATEN_CPU_CAPABILITY it cannot honour (a typo, or more than the CPU has); only
+    # one that took effect (torch then reports it as its capability) changes the kernels.
+    env = tuple((k, os.environ[k]) for k in KERNEL_VARIABLES if os.environ.get(k)
+                and not (k == "ATEN_CPU_CAPABILITY" and os.environ[k].strip().lower() != capability.lower()))
+    return Platform(_cpuinfo("vendor_id") or _platform.processor(), capability, env,
                     _cpuinfo("model name") or _platform.processor(), _platform.machine())
 
 

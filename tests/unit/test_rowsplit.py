@@ -52,3 +52,16 @@ def test_blocks_fill_the_given_output():
     out = torch.full((5, 16), float("nan"))
     assert rowsplit.weight_grad(g, x, 4, out=out) is out
     assert torch.allclose(out, g.t() @ x, rtol=1e-5, atol=1e-6)
+
+
+def test_an_aten_capability_torch_ignored_does_not_change_the_platform(monkeypatch):
+    import torch
+
+    from repro.base.machine import current_platform
+
+    plain = current_platform().id
+    monkeypatch.setenv("ATEN_CPU_CAPABILITY", "avx9000")  # not a capability: torch ignores it
+    assert current_platform().id == plain
+    # one torch reports as its capability took effect, and is part of the key
+    monkeypatch.setenv("ATEN_CPU_CAPABILITY", torch.backends.cpu.get_cpu_capability().lower())
+    assert current_platform().id.endswith(f"+ATEN_CPU_CAPABILITY={torch.backends.cpu.get_cpu_capability().lower()}")
