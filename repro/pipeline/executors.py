@@ -210,10 +210,7 @@ def make_executor(name: str, jobs: int | None = None, scheduler: str | None = No
         except ImportError:
             raise ReproError("the dask executor needs the optional extra: pip install -e '.[dask]'") from None
         if scheduler:
-            try:
-                client = Client(scheduler, timeout="10s")
-            except (OSError, ValueError, TypeError) as e:
-                raise ReproError(f"cannot reach the Dask scheduler at {scheduler!r}: {e} (give tcp://host:port)") from None
+            client = _connect(Client, scheduler)
         else:
             # Quiet workers (their connection errors while stopping are not the user's business),
             # and workers that close themselves if the scheduler in this process disappears.
@@ -224,6 +221,36 @@ def make_executor(name: str, jobs: int | None = None, scheduler: str | None = No
             client = Client(cluster)
         return _DaskExecutor(client, jobs or len(client.scheduler_info().get("workers", {})) or 1)
     raise ReproError(f"unknown executor {name!r}; use one of {', '.join(EXECUTORS)}")
+
+
+CONNECT_S = 10  # how long a Dask scheduler may take to answer
+
+
+def _connect(client_class, scheduler: str):
+    """A client of the scheduler at `scheduler`, or one line within CONNECT_S (+5) seconds. The
+    client's own timeout does not bound the handshake: a peer that accepts and never answers held
+    it for minutes, and one that is no Dask scheduler ended in a MemoryError. So the connection is
+    made in a thread that is abandoned (it is a daemon) when the deadline passes."""
+    box: dict = {}
+
+    def connect() -> None:
+        try:
+            box["client"] = client_class(scheduler, timeout=f"{CONNECT_S}s")
+        except BaseException as e:  # noqa: BLE001 - any failure is the one line below
+            box["error"] = e
+
+    t = threading.Thread(target=connect, name="dask-connect", daemon=True)
+    t.start()
+    t.join(CONNECT_S + 5)
+    if t.is_alive():
+        raise ReproError(f"the Dask scheduler at {scheduler!r} did not answer within {CONNECT_S + 5} s "
+                         "(is a Dask scheduler listening there? give tcp://host:port)")
+    if "error" in box:
+        e = box["error"]
+        why = "".join(c for c in (str(e).strip().splitlines() or [""])[0] if c.isprintable())[:200]
+        raise ReproError(f"cannot reach the Dask scheduler at {scheduler!r}: {type(e).__name__}: {why} "
+                         "(give tcp://host:port of a running scheduler)")
+    return box["client"]
 
 
 @contextlib.contextmanager

@@ -88,3 +88,36 @@ def test_a_killed_writers_temporary_is_removed_by_the_next_write(tmp_path, monke
     atomic_write_text(tmp_path / "metrics.json", "{}")
     assert not stale.exists() and live.exists() and other.exists()
     assert (tmp_path / "metrics.json").read_text() == "{}"
+
+
+@pytest.mark.parametrize("peer", ["silent", "garbage"])
+def test_a_dask_scheduler_that_never_answers_or_is_no_scheduler_is_one_line_in_bounded_time(peer, monkeypatch):
+    import socket
+    import threading
+    import time
+
+    pytest.importorskip("distributed")
+    from repro.pipeline import executors
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(4)
+    held = []
+
+    def serve():  # accepts, then says nothing (or something that is no Dask message)
+        while True:
+            try:
+                c, _ = server.accept()
+            except OSError:
+                return
+            held.append(c)
+            if peer == "garbage":
+                c.sendall(b"\xff" * 64)
+
+    threading.Thread(target=serve, daemon=True).start()
+    monkeypatch.setattr(executors, "CONNECT_S", 1)
+    t0 = time.monotonic()
+    with pytest.raises(ReproError, match="Dask scheduler at 'tcp://127.0.0.1:"):
+        executors.make_executor("dask", scheduler=f"tcp://127.0.0.1:{server.getsockname()[1]}")
+    assert time.monotonic() - t0 < 1 + 5 + 3
+    server.close()
