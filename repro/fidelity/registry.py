@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+import unicodedata
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -171,10 +172,14 @@ def load_registry(directory: Path | None = None) -> Registry:
         claims += data.claim
     load_fingerprints()  # the fingerprints, checked before any work starts
     ids = Counter([e.id for e in entries] + [c.id for c in claims])
-    names = [*ids, *{e.experiment for e in entries}, *{x for c in claims for x in c.experiments}]
-    bad = next((i for i in names if not _ID.fullmatch(i)), None)
-    if bad is not None:  # ids and names reach terminals, file names and LaTeX
-        raise ReproError(f"registry id or experiment {bad[:60]!r}: use only letters, digits, '.', '_' and '-'")
+    bad = next((i for i in ids if not _ID.fullmatch(i)), None)
+    if bad is not None:  # ids reach terminals, file names and LaTeX
+        raise ReproError(f"registry id {bad[:60]!r}: use only letters, digits, '.', '_' and '-'")
+    # an experiment is a name or a spec file's path; neither may carry control characters
+    experiments = {e.experiment for e in entries} | {x for c in claims for x in c.experiments}
+    bad = next((x for x in sorted(experiments) if any(unicodedata.category(ch) == "Cc" for ch in x)), None)
+    if bad is not None:
+        raise ReproError(f"registry experiment {bad[:60]!r}: holds a control character")
     dup = sorted(i for i, n in ids.items() if n > 1)
     if dup:
         raise ReproError(f"duplicate registry ids: {', '.join(dup)}")
