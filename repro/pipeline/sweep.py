@@ -129,12 +129,14 @@ def sweep_dir(spec: Spec, seeds: list[int]) -> Path:
 
 
 def row_of(record: dict, score: float, objectives: list[str]) -> dict:
-    """A seed's line in the sweep: score, validation losses, label counts, timing, fingerprint.
+    """A seed's line in the sweep: score, validation losses, label counts, final training loss,
+    timing, fingerprint.
     A diverged seed has NaN objectives (listed, never selected) and the step it diverged at."""
     nan = {k: math.nan for k in objectives if k.startswith("val_")} if record.get("diverged") else {}
     return {"seed": record["seed"], "score": score, **nan, **record["val_losses"],
             **({"diverged_at": record["diverged"][0]} if record.get("diverged") else {}),
             **{f"labels/{k}": v for k, v in record["label_counts"].items()},
+            "final_loss": record.get("final_loss"),  # the last step's training loss, as a notebook's widget printed it
             "runtime_s": record["train_s"], "model_sha256": record["model_sha256"],
             "training_key": record["training_key"]}
 
