@@ -252,7 +252,7 @@ def verify(experiments, quick, show_all, jobs):
     as agreement), differs (outside both, in a float-chaotic experiment), FAIL (outside
     both otherwise), discrepancy (the paper disagrees with its own code). A claim about
     "all 60 runs" holds only on every seed. Runs (or reuses) what it needs; writes
-    results/verification.json (a subset or --quick: verification-partial.json); exits 1 on
+    results/verification.json and .csv (a subset or --quick: verification-partial.*); exits 1 on
     any FAIL or on a claim that does not behave as registered.
     """
     from repro.fidelity import verify as V
