@@ -15,3 +15,10 @@ class IneffectiveOverride(UserWarning):
 
 class TrainingDiverged(ReproError):
     """The loss became non-finite; the message names the step."""
+
+
+def first_line(error: BaseException, most: int = 200) -> str:
+    """An exception's first line, printable characters only, for a one-line message (a library's
+    own text may run to many lines and carry terminal escapes)."""
+    line = (str(error).strip().splitlines() or [""])[0]
+    return "".join(c for c in line if c.isprintable())[:most]

@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from repro.base.errors import ReproError
+from repro.base.errors import ReproError, first_line
 
 LatentMap = Callable[[Tensor], Tensor]
 
@@ -104,7 +104,7 @@ def from_bytes(data: bytes, latent_dim: int, hidden_width: int, hidden_layers: i
         if isinstance(e, pickle.UnpicklingError):
             why = "it holds objects that a weights-only load refuses to build"
         else:
-            why = "".join(c for c in (str(e).strip().splitlines() or [""])[0] if c.isprintable())[:200]
+            why = first_line(e)
         raise ReproError(f"not a state_dict of this model's shape ({type(e).__name__}: {why})") from None
     return model.eval()
 

@@ -27,7 +27,7 @@ from typing import Any, Protocol
 from multiprocessing.managers import SyncManager
 
 from repro.base import machine
-from repro.base.errors import ReproError
+from repro.base.errors import ReproError, first_line
 
 EXECUTORS = ("inline", "local", "dask")
 
@@ -247,7 +247,7 @@ def _connect(client_class, scheduler: str):
                          "(is a Dask scheduler listening there? give tcp://host:port)")
     if "error" in box:
         e = box["error"]
-        why = "".join(c for c in (str(e).strip().splitlines() or [""])[0] if c.isprintable())[:200]
+        why = first_line(e)
         raise ReproError(f"cannot reach the Dask scheduler at {scheduler!r}: {type(e).__name__}: {why} "
                          "(give tcp://host:port of a running scheduler)")
     return box["client"]
