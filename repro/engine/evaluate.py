@@ -125,24 +125,54 @@ def score(spec, model: SphericalAutoencoder) -> float:
     return pearson(target, mse).r2
 
 
+@dataclass(frozen=True)
+class Intervened:
+    """The model as one intervention leaves it: the module (changed by weight surgery) and the
+    map applied at the bottleneck (None for surgery and the baseline)."""
+
+    model: SphericalAutoencoder
+    latent_map: LatentMap | None
+
+
+def intervened(spec, model: SphericalAutoencoder) -> dict[str, Intervened]:
+    """The baseline and each of the spec's interventions, in spec order. One generator per
+    evaluation, seeded with the spec's seed, is shared by the interventions in that order: the
+    one rule for what an intervention may draw (the report's figures use it too)."""
+    g = _generator(spec.seed)
+    sets = {"baseline": Intervened(model, None)}
+    for name, iv in spec.interventions.items():
+        sets[name] = Intervened(*iv.apply(model, g))
+    return sets
+
+
+def correlation_cube(spec) -> tuple[np.ndarray, str]:
+    """The colours selectivity is measured on [N, 3], and the name the metrics give them."""
+    ev = spec.evaluation
+    if ev.correlation_cube == "loss":
+        cube = loss_cube(spec)
+        return cube.rgb.reshape(-1, 3), "hsv-loss-cube-%dx%dx%d" % cube.shape
+    return C.rgb_cube(20).reshape(-1, 3), "rgb-20"
+
+
+def target_of(spec, name: str, rgb: np.ndarray) -> np.ndarray:
+    """What intervention `name`'s error should follow on colours `rgb` (its selectivity target)."""
+    iv, ev = spec.interventions[name], spec.evaluation
+    return concept_target(rgb, iv.selectivity_against, iv.selectivity_power, ev.concept_hsv, ev.similarity)
+
+
 def evaluate(spec, model: SphericalAutoencoder) -> dict:
     """Per-colour table, max errors and selectivity of every intervention."""
     ev = spec.evaluation
     named = C.named_colors()
     named_rgb = np.array([c.rgb for c in named])
     cube = loss_cube(spec)
-    corr_rgb = cube.rgb.reshape(-1, 3) if ev.correlation_cube == "loss" else C.rgb_cube(20).reshape(-1, 3)
-    corr_name = ("hsv-loss-cube-%dx%dx%d" % cube.shape) if ev.correlation_cube == "loss" else "rgb-20"
-
-    g = _generator(spec.seed)
-    sets = {"baseline": (model, None)}
-    for name, iv in spec.interventions.items():
-        sets[name] = iv.apply(model, g)
+    corr_rgb, corr_name = correlation_cube(spec)
 
     per_color: dict[str, dict[str, Any]] = {c.name: {"name": c.name, "hex": c.hex} for c in named}
     max_error, selectivity = {}, {}
     baseline_named = None
-    for name, (m, z_map) in sets.items():
+    for name, applied in intervened(spec, model).items():
+        m, z_map = applied.model, applied.latent_map
         inferred = infer(m, named_rgb, z_map)
         mse_named = inferred.mse.astype(np.float64)
         if name == "baseline":
@@ -157,8 +187,7 @@ def evaluate(spec, model: SphericalAutoencoder) -> dict:
         max_error[name] = float(infer(m, cube.rgb, z_map, BIG_BATCH).mse.max())
         if name != "baseline":
             iv = spec.interventions[name]
-            target = concept_target(corr_rgb, iv.selectivity_against, iv.selectivity_power, ev.concept_hsv, ev.similarity)
-            corr = pearson(target, infer(m, corr_rgb, z_map, BIG_BATCH).mse)
+            corr = pearson(target_of(spec, name, corr_rgb), infer(m, corr_rgb, z_map, BIG_BATCH).mse)
             selectivity[name] = {
                 "power": iv.selectivity_power,
                 "similarity": f"{ev.similarity}-hemi" if iv.selectivity_against == "similarity" else "vibrancy",

@@ -107,40 +107,35 @@ def sweep_axis_names(e: Experiment) -> dict[str, str]:
 
 def experiment_figures(e: Experiment, paint: Painter) -> dict:
     """{"results": {intervention: stem} (baseline first), "targets": {...}, "dopesheet", "sweep"}."""
-    import torch
-
     from repro.report import plots as FG
-    from repro.engine.evaluate import concept_target, infer, loss_cube
+    from repro.engine.evaluate import BIG_BATCH, infer, intervened, loss_cube, target_of
 
     spec, metrics = e.spec, e.metrics
     result: dict[str, Any] = {"results": {}, "targets": {}}
     shown = (metrics["evaluation_key"], metrics["model_sha256"], spec.figures.model_dump())
     latent_rgb = C.rgb_cube(20).reshape(-1, 3)
-    sets: dict[str, tuple] = {}
+    sets: dict = {}
 
-    def intervened(name):
-        if name not in sets:
-            if name == "baseline":
-                sets[name] = (e.model, None)
-            else:
-                sets[name] = spec.interventions[name].apply(e.model, torch.Generator().manual_seed(spec.seed))
-        return sets[name]
+    def applied(name):  # the models evaluate() measured: one rule for what interventions draw
+        if not sets:
+            sets.update(intervened(spec, e.model))
+        return sets[name].model, sets[name].latent_map
 
     max_error = max(metrics["max_error"].values()) or 1.0  # one error scale for the experiment's panels
     for name in ["baseline", *spec.interventions]:
         iv = spec.interventions.get(name)
 
         def draw(name=name, iv=iv):
-            m, z_map = intervened(name)
+            m, z_map = applied(name)
             hues = C.arange_cyclic(1 / 12)
             slice_cube = C.hsv_cube(hues, np.array([1.0]), np.linspace(0.25, 1, 4))
             loss = loss_cube(spec)
             s_index = loss.s.shape[0] - 1
             v_count = loss.v.shape[0]
             v_rows = list(range(v_count - 1, -1, v_count // -5))[:5]
-            lat = infer(m, latent_rgb, z_map, 8192)
+            lat = infer(m, latent_rgb, z_map, BIG_BATCH)
             sl = infer(m, slice_cube.rgb, z_map)
-            mse = infer(m, loss.rgb, z_map, 8192).mse.reshape(loss.shape)
+            mse = infer(m, loss.rgb, z_map, BIG_BATCH).mse.reshape(loss.shape)
             dims = spec.figures.pruned_latent_dims if iv is not None and iv.kind == "pruning" else spec.figures.latent_dims
             return FG.stacked_results(
                 lat.latents, lat.recon, latent_rgb,
@@ -152,10 +147,9 @@ def experiment_figures(e: Experiment, paint: Painter) -> dict:
     for name, iv in spec.interventions.items():
 
         def draw(name=name, iv=iv):
-            m, z_map = intervened(name)
-            target = concept_target(latent_rgb, iv.selectivity_against, iv.selectivity_power,
-                                    spec.evaluation.concept_hsv, spec.evaluation.similarity)
-            return FG.error_vs_target(target, infer(m, latent_rgb, z_map, 8192).mse, latent_rgb,
+            m, z_map = applied(name)
+            return FG.error_vs_target(target_of(spec, name, latent_rgb), infer(m, latent_rgb, z_map, BIG_BATCH).mse,
+                                      latent_rgb,
                                       concept_label(e, iv), metrics["selectivity"][name]["r2"])
 
         result["targets"][name] = paint(stem(spec.name, "error-vs-target", name), (shown, name), draw)

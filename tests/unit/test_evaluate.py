@@ -50,3 +50,23 @@ def test_importing_the_figures_changes_no_global_state():
             "matplotlib.rcParams}; before = get(); import repro.report.plots, repro.report.build; "
             "assert 'matplotlib.pyplot' not in sys.modules; assert get() == before")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_evaluation_is_made_of_the_pieces_the_figures_draw():
+    """The report's figures call intervened(), correlation_cube() and target_of(); evaluate()'s
+    numbers must come out of the same pieces (one rule for the generator, the cube, the target)."""
+    from repro.config.spec import load_spec
+    from repro.engine.data import initial_models_and_plans
+    from repro.engine.evaluate import BIG_BATCH, correlation_cube, evaluate, infer, intervened, loss_cube, target_of
+
+    spec = load_spec("ex-2.4.1")
+    _, [model], _ = initial_models_and_plans(spec, [spec.seed])
+    metrics = evaluate(spec, model)
+    rgb, _ = correlation_cube(spec)
+    sets = intervened(spec, model)
+    assert list(sets) == ["baseline", *spec.interventions]
+    for name, s in sets.items():
+        assert metrics["max_error"][name] == float(infer(s.model, loss_cube(spec).rgb, s.latent_map, BIG_BATCH).mse.max())
+        if name != "baseline":
+            r = pearson(target_of(spec, name, rgb), infer(s.model, rgb, s.latent_map, BIG_BATCH).mse).r
+            assert metrics["selectivity"][name]["r"] == r
