@@ -85,7 +85,7 @@ def _spec_of(experiment: str | Spec, seed: int | None, overrides: Mapping[str, A
 def run(experiment: str | Spec, *, seed: int | None = None, overrides: Mapping[str, Any] | None = None,
         force: bool = False, progress: bool = True) -> Run:
     """Train (or reuse the cached model), score and evaluate one seed, as `repro run` does."""
-    from repro.base.progress import ProgressLine
+    from repro.base.display import ProgressLine
     from repro.pipeline.runner import run_one
 
     s = _spec_of(experiment, seed, overrides)
@@ -192,9 +192,12 @@ def sweep(experiment: str | Spec, *, seeds: Iterable[int] | None = None, overrid
         chosen = sorted({int(x) for x in given})
         if not chosen:
             raise ReproError("seeds: give at least one seed (None means the spec's sweep seeds)")
+    from repro.base.display import ProgressLine
+
     log = (lambda m: print(m, flush=True)) if progress else None
     with running(executor, jobs, log=log) as ex:
-        path, summary = run_sweep(s, chosen, executor=ex, progress=log, log=log)
+        bar = ProgressLine(f"{s.name} sweep", enabled=progress, unit="seeds trained")
+        path, summary = run_sweep(s, chosen, executor=ex, progress=bar, log=log)
     return Sweep(path, MappingProxyType(summary))
 
 

@@ -10,7 +10,7 @@ import warnings
 import click
 
 from repro.base.errors import IneffectiveOverride, ReproError
-from repro.base.progress import ProgressLine
+from repro.base.display import ProgressLine
 
 
 def _exit_now(signum=None, frame=None) -> None:
@@ -219,7 +219,8 @@ def sweep(experiment, seeds, jobs, executor, scheduler, chunk_size, overrides):
         raise ReproError(f"--scheduler needs --executor dask (this sweep uses {executor})")
     _writable_results()
     with running(executor, jobs, scheduler, log=_log) as ex:
-        path, summary = run_sweep(spec, seed_list, ex, progress=_log, log=_log, chunk_size=chunk_size or CHUNK)
+        path, summary = run_sweep(spec, seed_list, ex, progress=ProgressLine(f"{spec.name} sweep", unit="seeds trained"), log=_log,
+                                  chunk_size=chunk_size or CHUNK)
     from repro.report.terminal import format_sweep
 
     click.echo(format_sweep(summary))

@@ -20,13 +20,14 @@ bench/check_batched.py for all 60 seeds of every experiment):
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 from torch.func import grad, vmap
 
+from repro.base.progress import Progress
 from repro.method.model import SphericalAutoencoder
 from repro.method.regularizers import Regularizer
 from repro.engine.replay import BatchPlan
@@ -60,7 +61,7 @@ def train_many(
     schedule,
     n_steps: int,
     validation: ValidationSet | None = None,
-    progress: Callable[[int, int], None] | None = None,  # (steps done, steps total), every 50 steps
+    progress: Progress | None = None,  # every 50 steps
 ) -> list[TrainResult]:
     """Train len(models) seeds together; returns one TrainResult per seed (in order)."""
     t0 = time.perf_counter()

@@ -13,7 +13,7 @@ changing the arithmetic; tests/test_train.py checks this loop against a plain on
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import torch
@@ -21,13 +21,13 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from repro.base.errors import TrainingDiverged
+from repro.base.progress import Progress
 from repro.method.adam import FastAdam
 from repro.method.model import SphericalAutoencoder
 from repro.method.regularizers import Regularizer
 from repro.engine.replay import BatchPlan
 from repro.engine.rowsplit import row_split, weight_grad
 
-Progress = Callable[[int, int, float], None]  # (steps done, total steps, current loss)
 
 @dataclass
 class ValidationSet:
@@ -220,7 +220,7 @@ def train(
             _check_finite(losses, checked, k + 1)
             checked = k + 1
             if progress is not None:
-                progress(k + 1, n_steps, float(losses[k]))
+                progress(k + 1, n_steps, f"loss {float(losses[k]):.3e}")
     counts = count_labels(plan, regularizers, schedule, n_steps)
     return TrainResult(model, counts, val_history, float(losses[-1]), time.perf_counter() - t0, losses)
 

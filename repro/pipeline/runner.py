@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,9 +21,9 @@ from repro.base.errors import TrainingDiverged
 from repro.config.spec import Spec
 from repro.method.model import SphericalAutoencoder
 from repro.base.paths import ROOT
-from repro.engine.train import Progress, TrainResult
+from repro.base.progress import Log, Progress
+from repro.engine.train import TrainResult
 
-Log = Callable[[str], None]
 
 
 @dataclass

@@ -14,7 +14,6 @@ import json
 import math
 import statistics
 import time
-from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, wait
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from repro.base import machine
 from repro.store import layout
 from repro.store import results as R
 from repro.base.errors import ReproError
+from repro.base.progress import Log, Progress
 from repro.config.spec import Spec, parse_seeds  # noqa: F401  (parse_seeds: part of this module's API)
 from repro.method.model import SphericalAutoencoder, from_bytes, to_bytes
 from repro.pipeline.executors import Workers
@@ -43,7 +43,7 @@ def train_chunk(spec: Spec, seeds: list[int], progress=None) -> list[dict]:
     from repro.engine.evaluate import score
     from repro.method.model import fingerprint
 
-    def report(done, total):
+    def report(done: float, total: float, note: str = "") -> None:
         if progress is not None:
             progress.put((seeds[0], done, total))
 
@@ -141,11 +141,8 @@ def row_of(record: dict, score: float, objectives: list[str]) -> dict:
             "training_key": record["training_key"]}
 
 
-Progress = Callable[[str], None]
-
-
 def run_sweep(spec: Spec, seeds: list[int] | None = None, executor: Workers | None = None, progress: Progress | None = None,
-              evaluate_selected: bool = True, log: Callable[[str], None] | None = None,
+              evaluate_selected: bool = True, log: Log | None = None,
               chunk_size: int = CHUNK) -> tuple[Path, dict]:
     """`chunk_size`: seeds per batched task at most (a smaller chunk is cached sooner; a larger one
     trains faster, for batch jobs that are not watched)."""
@@ -254,7 +251,6 @@ def _run_chunks(spec, specs, todo, trained, ex, futures, interrupted, progress, 
     finished_chunks: set[int] = set()
     n_steps = len(spec.sheet)
     done = 0
-    last = time.perf_counter()
     submit_more()
     while pending:
         finished, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
@@ -289,18 +285,18 @@ def _run_chunks(spec, specs, todo, trained, ex, futures, interrupted, progress, 
             if first not in finished_chunks:
                 steps[first] = k
         now = time.perf_counter()
-        if progress and (finished or now - last >= 2.0):
-            last = now
+        if progress:
+            # The seeds in flight count by their chunks' steps (and trained chunks waiting to be cached).
             partial = sum(len(c) * steps.get(c[0], 0) / n_steps for c in futures.values() if c[0] in steps)
-            progress(_progress_line(spec.name, done, partial, len(todo), now - t0))
+            # Finished only once every seed is cached: trained chunks waiting to be stored count as 99%.
+            shown = done + partial if done == len(todo) else min(done + partial, len(todo) - 0.01)
+            progress(shown, len(todo), _progress_note(done, partial, len(todo), now - t0))
 
 
-def _progress_line(name: str, done: int, partial: float, total: int, elapsed: float) -> str:
+def _progress_note(done: int, partial: float, total: int, elapsed: float) -> str:
     frac = (done + partial) / total if total else 1.0
-    left = f", about {elapsed * (1 - frac) / frac:.0f}s left" if frac > 0.02 else ""
-    # The percentage counts the chunks in flight (and trained chunks waiting to be cached).
-    return f"{name}: {done}/{total} seeds trained and cached, {100 * frac:.0f}% of the training done, " \
-           f"{elapsed:.0f}s elapsed{left}"
+    left = f", about {elapsed * (1 - frac) / frac:.0f}s left" if 0.02 < frac < 1 else ""
+    return f"{done} cached{left}"
 
 
 def _model_from(spec: Spec, state: bytes) -> SphericalAutoencoder:

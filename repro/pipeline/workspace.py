@@ -43,7 +43,7 @@ class Workspace:
 
     def run(self, experiment: str) -> dict:
         """The selected seed's metrics (run or reused)."""
-        from repro.base.progress import ProgressLine
+        from repro.base.display import ProgressLine
         from repro.pipeline.runner import run_one
 
         def make():
@@ -58,11 +58,13 @@ class Workspace:
         return self._get(("sweep", experiment), lambda: self._sweep(experiment))
 
     def _sweep(self, experiment: str) -> dict:
+        from repro.base.display import ProgressLine
         from repro.pipeline.executors import running
         from repro.pipeline.sweep import run_sweep
 
         with running("local", self.jobs) as ex:
-            return run_sweep(self.spec(experiment), executor=ex, progress=self.log, log=self.log)[1]
+            bar = ProgressLine(f"{experiment} sweep", unit="seeds trained") if self.log else None
+            return run_sweep(self.spec(experiment), executor=ex, progress=bar, log=self.log)[1]
 
     def scope(self, experiment: str, scope: str) -> dict:
         """The result a registry path's scope names: the run, the sweep, every seed or the spec."""

@@ -206,7 +206,7 @@ def build(jobs: int | None = None, log: Callable[[str], None] = _log) -> Path:
     from repro.report import plots as FG
     from repro.base import machine
     from repro.report.figures import Painter, common_figures, experiment_figures
-    from repro.base.progress import Stages
+    from repro.base.display import Stages
     from repro.store.results import atomic_write_text
     from repro.base.paths import ROOT
     from repro.store.layout import timings_file

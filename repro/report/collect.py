@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import tomllib
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -25,10 +24,10 @@ from repro.base.files import read_text
 from repro.base.paths import paper_dir
 from repro.store.layout import LOSSES, verification_file
 from repro.store.results import read_training_record
-from repro.base.progress import Stages
+from repro.base.display import Stages
+from repro.base.progress import Log
 from repro.config.spec import Spec, load_spec
 
-Log = Callable[[str], None]
 
 # The paper's words for each kind of intervention (spec names are identifiers).
 KIND_NAMES = {"suppression": "Suppression", "repulsion": "Repulsion", "subspace-suppression": "Subspace suppression",
@@ -136,7 +135,7 @@ class Experiment:
 def collect(layout: Layout, jobs: int | None = None, log: Log = print) -> dict[str, Experiment]:
     """Each experiment's sweep (once) and the run it selected; computed only where missing."""
     from repro.pipeline.executors import running
-    from repro.base.progress import ProgressLine
+    from repro.base.display import ProgressLine
     from repro.pipeline.runner import run_one
     from repro.pipeline.sweep import run_sweep
 
@@ -147,7 +146,7 @@ def collect(layout: Layout, jobs: int | None = None, log: Log = print) -> dict[s
             summary = None
             seed = spec.seed
             if lay.sweep:
-                _, summary = run_sweep(spec, executor=executor, progress=log, log=log)
+                _, summary = run_sweep(spec, executor=executor, progress=ProgressLine(f"{name} sweep", unit="seeds trained"), log=log)
                 seed = summary["selected_seed"]
                 if seed != spec.seed:
                     log(f"warning: {name}: the sweep selected seed {seed}, but the spec's seed is {spec.seed}; "

@@ -28,7 +28,7 @@ def repro(*args, results, check=True):
 
 def test_run_writes_a_complete_result_and_reuses_it(tmp_path):
     out = repro("run", QUICK, results=tmp_path)
-    assert "step 201/201" in out.stderr
+    assert "201/201 steps" in out.stderr
     assert "Per-colour reconstruction error" in out.stdout and "Δ suppression" in out.stdout
     [train_dir] = list((tmp_path / "quick").iterdir())
     [eval_dir] = list(train_dir.glob("eval-*"))

@@ -42,6 +42,7 @@ def test_the_quickstart_notebook_runs_and_shows_what_it_says(executed):
     more_red, red, _r2 = ast.literal_eval(_text(override).strip())
     assert more_red > red  # red labelled twice as often: more red labels in training
     assert "Sweep(ex-2.4.1: 4 seeds" in _text(sweep)
+    assert "<progress" in _text(sweep)  # progress is on by default, drawn as a bar that updates in place
     assert "labels/red" in _text(runs)
     assert "Verification(" in _text(check) and "numbers" in _text(check)
     assert "status" in _text(numbers)

@@ -1,8 +1,8 @@
-"""The table of where a long command's time went (repro.base.progress.Stages)."""
+"""The table of where a long command's time went (repro.base.display.Stages)."""
 
 import time
 
-from repro.base.progress import Stages
+from repro.base.display import Stages
 
 
 def test_a_part_timed_inside_a_stage_gets_its_own_line_and_leaves_the_rest():
