@@ -72,7 +72,7 @@ class Stages:
     """Where a long command's time went: wall seconds per named stage, in order. A stage may
     contain parts timed elsewhere (`part`); its own line then shows the rest."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.t0 = time.perf_counter()
         self.rows: dict[str, float] = {}
         self._parts: dict[str, float] = {}

@@ -16,7 +16,7 @@ import typing
 from collections.abc import Iterator
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 Problems = Iterator[tuple[str, str]]  # (dotted field, message)
 
@@ -26,10 +26,57 @@ NAME_RULE = "a plain name: a letter, then letters, digits, '-' or '_' (at most 4
 UNIT_TOLERANCE = 1e-6  # |norm - 1| allowed for a direction written with a few decimals
 
 
+IMMUTABLE = ("specs are immutable (a changed one would no longer be the spec that was checked): "
+             "make a changed copy with spec.replace(...) or repro.spec(name, overrides=...)")
+
+
+class FrozenDict(dict):
+    """A dict that refuses changes: a spec's tables (labels, regularisers, schedule). Still a dict
+    to everything that reads it (pydantic's serialiser, json, ==)."""
+
+    def _refuse(self, *args: Any, **kwargs: Any) -> Any:
+        raise TypeError(IMMUTABLE)
+
+    __setitem__ = __delitem__ = __ior__ = clear = pop = popitem = setdefault = update = _refuse
+
+    def __reduce__(self) -> tuple:
+        return FrozenDict, (dict(self),)  # pickled to workers and deep-copied without __setitem__
+
+
+class FrozenList(list):
+    """A list that refuses changes: a spec's vectors and dimension lists."""
+
+    def _refuse(self, *args: Any, **kwargs: Any) -> Any:
+        raise TypeError(IMMUTABLE)
+
+    __setitem__ = __delitem__ = __iadd__ = __imul__ = append = clear = extend = insert = pop = remove = reverse = sort = _refuse
+
+    def __reduce__(self) -> tuple:
+        return FrozenList, (list(self),)
+
+
+def frozen(value: Any) -> Any:
+    """The value with every dict and list in it (recursively) replaced by a frozen copy."""
+    if isinstance(value, dict) and not isinstance(value, FrozenDict):
+        return FrozenDict({k: frozen(v) for k, v in value.items()})
+    if isinstance(value, list) and not isinstance(value, FrozenList):
+        return FrozenList(frozen(v) for v in value)
+    return value
+
+
 class Strict(BaseModel):
-    """No type coercion ("64" is not an integer), no unknown fields, immutable."""
+    """No type coercion ("64" is not an integer), no unknown fields, immutable all the way down:
+    the model's fields cannot be set, and its dicts and lists cannot be changed in place."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _freeze(self) -> Any:
+        for name in type(self).model_fields:
+            value = self.__dict__.get(name)
+            if frozen(value) is not value:
+                self.__dict__[name] = frozen(value)  # pydantic's frozen setattr guards fields, not their contents
+        return self
 
     def problems(self, spec: Any) -> Problems:
         """Checks that need the whole spec (latent width, defined labels); none by default."""

@@ -1,4 +1,5 @@
 import pytest
+from pydantic import ValidationError
 
 from repro.base.errors import SpecError
 from repro.store.keys import digest, training_inputs
@@ -268,3 +269,28 @@ def test_messages_name_what_was_given(tmp_path, monkeypatch):
     monkeypatch.setenv("REPRO_EXPERIMENTS", str(tmp_path / "file"))
     with pytest.raises(SpecError, match="is a file, not a folder"):
         available()
+
+
+def test_specs_are_immutable_all_the_way_down():
+    """A spec is checked once, when it is made: nothing inside it can change afterwards (a change
+    would train an unchecked spec), yet it still pickles to workers and reads as plain data."""
+    import copy
+    import pickle
+
+    spec = load_spec("ex-2.9.1")
+    changes = [lambda: spec.regularizers["anchor"].labels.__setitem__("red", -5.0),
+               lambda: spec.regularizers["anchor"].direction.append(0.0),
+               lambda: spec.interventions["ablation"].dims.__setitem__(0, 4),
+               lambda: spec.labels.pop("red"),
+               lambda: spec.schedule.update({"anchor": {}}),
+               lambda: spec.sweep.minimize.sort()]
+    for change in changes:
+        with pytest.raises(TypeError, match="immutable.*replace"):
+            change()
+    with pytest.raises(ValidationError):
+        spec.seed = 3  # type: ignore[misc]
+    for again in (pickle.loads(pickle.dumps(spec)), copy.deepcopy(spec), spec.with_seed(spec.seed)):
+        assert again == spec and again.regularizers["anchor"].labels == {"red": 1.0}
+        with pytest.raises(TypeError):
+            again.regularizers["anchor"].labels["red"] = 0.0
+    assert type(spec.model_dump()["regularizers"]["anchor"]["labels"]) is dict  # plain data out
