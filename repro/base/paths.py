@@ -1,7 +1,10 @@
 """Where the project's folders are: the one place that reads the REPRO_* variables.
 
-Each folder defaults to the checkout's own (ROOT, the folder above the package) and can be
-moved with its variable; an empty variable means unset.
+In a checkout each folder defaults to the checkout's own (ROOT, the folder above the package).
+Installed from a wheel, the specs and the registry are the copies the wheel installed
+(share/repro/), and the folders repro writes (results, figures, tables) and the report's
+sources are the current directory's. Each can be moved with its variable; an empty variable
+means unset.
 
     REPRO_EXPERIMENTS  experiment specs and dopesheets     experiments/
     REPRO_REGISTRY     published numbers and fingerprints  registry/
@@ -14,14 +17,41 @@ moved with its variable; an empty variable means unset.
 from __future__ import annotations
 
 import os
+from functools import cache
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+# A checkout (or an editable install of one): the package sits beside its pyproject.toml.
+CHECKOUT = (ROOT / "pyproject.toml").is_file() and (ROOT / "repro" / "base" / "paths.py").is_file()
+SHIPPED = ("experiments", "registry")  # installed with the wheel (pyproject.toml: data-files)
+
+
+@cache
+def _installed(folder: str) -> Path | None:
+    """Where the wheel installed share/repro/FOLDER, or None (not installed that way)."""
+    from importlib.metadata import PackageNotFoundError, distribution
+
+    try:
+        files = distribution("repro").files or []
+    except PackageNotFoundError:
+        return None
+    for f in files:
+        parts = f.parts
+        for i in range(len(parts) - 2):
+            if parts[i:i + 3] == ("share", "repro", folder):
+                return Path(str(distribution("repro").locate_file(Path(*parts[:i + 3])))).resolve()
+    return None
 
 
 def _folder(variable: str, default: str) -> Path:
     value = os.environ.get(variable)
-    return Path(value).expanduser() if value else ROOT / default  # '~/res' is the home's, as in a shell
+    if value:
+        return Path(value).expanduser()  # '~/res' is the home's, as in a shell
+    if CHECKOUT:
+        return ROOT / default
+    if default in SHIPPED:
+        return _installed(default) or Path.cwd() / default
+    return Path.cwd() / default
 
 
 def experiments_dir() -> Path:

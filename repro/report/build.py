@@ -211,6 +211,9 @@ def build(jobs: int | None = None, log: Callable[[str], None] = _log) -> Path:
     from repro.base.paths import ROOT
     from repro.store.layout import timings_file
 
+    if not (paper_dir() / "report.toml").is_file():  # e.g. installed from a wheel, outside a checkout
+        raise ReproError(f"repro paper builds the report from a checkout's LaTeX sources, and {paper_dir()} has no "
+                         "report.toml: run it in a clone of the repository, or set REPRO_PAPER to a copy of its paper/")
     _check_tex()  # before anything is trained: a missing TeX should not cost the sweeps first
     stages = Stages()
     layout = read_layout()
