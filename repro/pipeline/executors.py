@@ -19,6 +19,7 @@ import logging
 import multiprocessing
 import os
 import signal
+import warnings
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -215,7 +216,11 @@ def make_executor(name: str, jobs: int | None = None, scheduler: str | None = No
             # Quiet workers (their connection errors while stopping are not the user's business),
             # and workers that close themselves if the scheduler in this process disappears.
             n = min(jobs or machine.cores(), machine.cores())
-            with _ctrl_c_ignored():  # one task at a time per worker, which pins its own threads
+            # Its scheduler serves HTTP (health checks) even without a dashboard, on port 8787 or,
+            # when another cluster holds that port, on another one with a UserWarning on stderr
+            # (seen as a test's first progress line under load): nobody here uses that port.
+            with _ctrl_c_ignored(), warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message=r"Port \d+ is already in use", category=UserWarning)
                 cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
                                        dashboard_address=None, silence_logs=logging.CRITICAL, death_timeout=10)
             client = Client(cluster)

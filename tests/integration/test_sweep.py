@@ -118,3 +118,28 @@ def test_a_workers_score_is_the_score_of_the_stored_model(tmp_path, monkeypatch)
         seed_spec = spec.with_seed(row["seed"])
         with machine.pinned():
             assert score(seed_spec, cached_training(seed_spec).model) == row["score"]
+
+
+def test_a_local_dask_cluster_beside_another_says_nothing_about_ports():
+    # Its scheduler serves HTTP on 8787 even without a dashboard; with that port taken (another
+    # cluster, another test) distributed warned on stderr, where a sweep's progress belongs.
+    import socket
+    import warnings
+
+    from repro.pipeline.executors import running
+
+    taken = socket.socket()
+    taken.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        taken.bind(("127.0.0.1", 8787))
+    except OSError:
+        pass  # already taken by someone else: the case under test all the same
+    taken.listen()
+    try:
+        with warnings.catch_warnings(record=True) as seen:
+            warnings.simplefilter("always")
+            with running("dask", 1):
+                pass
+    finally:
+        taken.close()
+    assert not [w for w in seen if "already in use" in str(w.message)], [str(w.message) for w in seen]
