@@ -9,7 +9,7 @@ how much of the concept they contain (paper App. C.3).
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, TypedDict
 from dataclasses import dataclass
 
 import numpy as np
@@ -102,6 +102,25 @@ def concept_target(rgb: np.ndarray, against: str, power: float, anchor_hsv=(0.0,
 # A spec's score and full evaluation
 
 
+class SelectivityRecord(TypedDict):
+    """How selectively one intervention hit the concept (metrics.json's selectivity[name])."""
+
+    power: float
+    similarity: str  # "angular-hemi" or another similarity, or "vibrancy"
+    cube: str  # the colours it was measured on
+    r: float
+    r2: float
+    p: float
+
+
+class Evaluation(TypedDict):
+    """What evaluate() measures of one model (stored in metrics.json; repro.store.records)."""
+
+    per_color: list[dict[str, Any]]  # name, hex, baseline, latent, then {intervention: {mse, delta}}
+    max_error: dict[str, float]  # "baseline" and each intervention
+    selectivity: dict[str, SelectivityRecord]
+
+
 def _generator(seed: int) -> torch.Generator:
     """Randomness an intervention may draw (repulsion's fallback direction), per evaluation."""
     return torch.Generator().manual_seed(seed)
@@ -160,7 +179,7 @@ def target_of(spec, name: str, rgb: np.ndarray) -> np.ndarray:
     return concept_target(rgb, iv.selectivity_against, iv.selectivity_power, ev.concept_hsv, ev.similarity)
 
 
-def evaluate(spec, model: SphericalAutoencoder) -> dict:
+def evaluate(spec, model: SphericalAutoencoder) -> Evaluation:
     """Per-colour table, max errors and selectivity of every intervention."""
     ev = spec.evaluation
     named = C.named_colors()
@@ -169,7 +188,8 @@ def evaluate(spec, model: SphericalAutoencoder) -> dict:
     corr_rgb, corr_name = correlation_cube(spec)
 
     per_color: dict[str, dict[str, Any]] = {c.name: {"name": c.name, "hex": c.hex} for c in named}
-    max_error, selectivity = {}, {}
+    max_error: dict[str, float] = {}
+    selectivity: dict[str, SelectivityRecord] = {}
     baseline_named = None
     for name, applied in intervened(spec, model).items():
         m, z_map = applied.model, applied.latent_map

@@ -12,7 +12,8 @@ import json
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Protocol
+from collections.abc import Mapping
+from typing import Any, NotRequired, Protocol, TypedDict
 
 from repro.base.paths import ROOT
 from repro.fidelity import judge as J
@@ -29,21 +30,40 @@ NO_REFERENCE, NOT_MEASURED = "no upstream reference on this platform", "not meas
 # What the code computes
 
 
+class VerificationReport(TypedDict):
+    """verification.json: every registered number's verdict and every claim's, with the counts."""
+
+    counts: dict[str, int]
+    failed: list[str]
+    checked: int
+    complete: bool
+    scope: dict[str, Any]
+    statuses: dict[str, str]
+    claim_statuses: dict[str, str]
+    beyond_draws: int
+    band_ranges: float
+    experiments: dict[str, Any]
+    entries: list[dict[str, Any]]
+    claims: list[dict[str, Any]]
+    environment: dict[str, Any]
+    date: NotRequired[str]  # when it was first computed, added when written (write_report)
+
+
 class Results(Protocol):
     """What verify reads: each experiment's spec, selected run, sweep, every seed's evaluation
     and noise bands (repro.pipeline.workspace computes them, or reuses the cache's)."""
 
     bands: bool  # whether noise bands are measured at all
 
-    def run(self, experiment: str) -> dict:
-        """The selected seed's metrics."""
+    def run(self, experiment: str) -> Mapping[str, Any]:
+        """The selected seed's metrics (repro.store.records.Metrics)."""
         ...
 
-    def sweep(self, experiment: str) -> dict:
-        """The sweep's summary."""
+    def sweep(self, experiment: str) -> Mapping[str, Any]:
+        """The sweep's summary (repro.store.records.SweepSummary)."""
         ...
 
-    def scope(self, experiment: str, scope: str) -> dict:
+    def scope(self, experiment: str, scope: str) -> Mapping[str, Any]:
         """The result a registry path's scope names: the run, the sweep, every seed's evaluation
         (`seeds:`: runs[seed=N]... and stats.<intervention>_<r|r2|p>.<mean|std|min|max>) or the spec."""
         ...
@@ -60,7 +80,7 @@ class Results(Protocol):
         """The stored noise band of an experiment's run or sweep, or None."""
         ...
 
-    def seeds(self, experiment: str) -> dict[int, dict]:
+    def seeds(self, experiment: str) -> Mapping[int, Mapping[str, Any]]:
         """Every seed's full evaluation (for the claims)."""
         ...
 
@@ -187,7 +207,7 @@ class ClaimResult:
     failing_seeds: list[int] = field(default_factory=list)
 
 
-def _holds(predicate: str, metrics: dict) -> bool | None:
+def _holds(predicate: str, metrics: Mapping[str, Any]) -> bool | None:
     try:
         return bool(value_of(predicate, metrics))
     except (KeyError, IndexError, TypeError, ValueError, ZeroDivisionError):
@@ -295,7 +315,7 @@ def _chaotic(checks: list[Check]) -> bool:
     return J.chaotic([(c.published, c.decimals, c.spread) for c in checks])
 
 
-def verify(registry: Registry, data: Results, experiments: list[str] | None = None, quick: bool = False) -> dict:
+def verify(registry: Registry, data: Results, experiments: list[str] | None = None, quick: bool = False) -> VerificationReport:
     """The verification report of the registry (or of some experiments; `quick`: no bands and no claims)."""
     entries = [e for e in registry.entries if (not experiments or e.experiment in experiments)
                and not (quick and e.scope in ("sweep", "seeds"))]
@@ -325,12 +345,12 @@ def verify(registry: Registry, data: Results, experiments: list[str] | None = No
     }
 
 
-def output_path(report: dict, results: Path) -> Path:
+def output_path(report: VerificationReport, results: Path) -> Path:
     """The full verification goes to verification.json; a partial one never overwrites it."""
     return verification_file(results, complete=report["complete"])
 
 
-def write_report(report: dict, results: Path) -> Path:
+def write_report(report: VerificationReport, results: Path) -> Path:
     """Write the report with the date it was first computed; an unchanged report is left as it
     is (so a rebuild of the paper with nothing changed stays byte-identical)."""
     from datetime import datetime, timezone

@@ -23,6 +23,7 @@ from repro.method.model import SphericalAutoencoder
 from repro.base.paths import ROOT
 from repro.base.progress import Log, Progress
 from repro.engine.train import TrainResult
+from repro.store.records import Evaluation, Metrics, TrainingRecord
 
 
 
@@ -31,12 +32,12 @@ class Trained:
     """A trained model with its training record and folder."""
 
     path: Path  # the training directory
-    record: dict  # training.json
+    record: TrainingRecord  # training.json
     model: SphericalAutoencoder
     reused: bool
 
 
-def training_record(spec: Spec, result: TrainResult, init_sha: str, inputs: dict, loop: str = "per-seed") -> dict:
+def training_record(spec: Spec, result: TrainResult, init_sha: str, inputs: dict, loop: str = "per-seed") -> TrainingRecord:
     """The training.json record of a training result (before its files' digests are added)."""
     from repro.method.model import fingerprint
 
@@ -156,10 +157,10 @@ def evaluation_dir(spec: Spec, trained: Trained) -> tuple[Path, dict]:
     return layout.evaluation_dir(trained.path, keys.digest(inputs)), inputs
 
 
-def cached_evaluation(spec: Spec, trained: Trained, log: Log | None = None) -> tuple[Path, dict | None]:
+def cached_evaluation(spec: Spec, trained: Trained, log: Log | None = None) -> tuple[Path, Metrics | None]:
     """The stored evaluation if current (else None, and `log` told why), rewriting a damaged per_color.csv."""
     path, inputs = evaluation_dir(spec, trained)
-    got = R.read_derived(path / layout.METRICS, inputs, trained.record["model_sha256"])
+    got = R.read_evaluation(path, inputs, trained.record["model_sha256"])
     if got.record is None and log and got.reason:
         log(f"{spec.name} seed {spec.seed}: {got.reason}; evaluating again")
     if got.record is not None and R.refresh_export(path, got.record) and log:
@@ -167,11 +168,11 @@ def cached_evaluation(spec: Spec, trained: Trained, log: Log | None = None) -> t
     return path, got.record
 
 
-def store_evaluation(spec: Spec, trained: Trained, evaluation: dict, score: float, eval_s: float) -> dict:
+def store_evaluation(spec: Spec, trained: Trained, evaluation: Evaluation, score: float, eval_s: float) -> Metrics:
     """Write an evaluation's folder; returns the metrics as stored."""
     path, inputs = evaluation_dir(spec, trained)
     rec = trained.record
-    metrics = {
+    metrics: Metrics = {
         "experiment": spec.name,
         "seed": spec.seed,
         "steps": rec["steps"],
@@ -183,7 +184,9 @@ def store_evaluation(spec: Spec, trained: Trained, evaluation: dict, score: floa
         "val_history": rec["val_history"],
         "final_loss": rec["final_loss"],
         "score": score,
-        **evaluation,
+        "per_color": evaluation["per_color"],
+        "max_error": evaluation["max_error"],
+        "selectivity": evaluation["selectivity"],
         "timings": {"train_s": rec["train_s"], "eval_s": eval_s},
         "init_sha256": rec["init_sha256"],
         "model_sha256": rec["model_sha256"],
@@ -194,12 +197,13 @@ def store_evaluation(spec: Spec, trained: Trained, evaluation: dict, score: floa
 
 
 def run_one(spec: Spec, force: bool = False, progress: Progress | None = None,
-            log: Log | None = None) -> tuple[Path, dict, bool]:
+            log: Log | None = None) -> tuple[Path, Metrics, bool]:
     """Train (or reuse), score and evaluate one seed: (evaluation directory, metrics, whether
     the trained model was reused)."""
     trained = train_one(spec, force, progress, log)
-    if trained.record.get("diverged"):
-        step, loss = trained.record["diverged"]
+    diverged = trained.record.get("diverged")
+    if diverged:
+        step, loss = diverged
         raise TrainingDiverged(f"training diverged: the loss is {loss} at step {step} (found by a sweep, cached in "
                                f"{trained.path}); nothing to evaluate")
     path, metrics = cached_evaluation(spec, trained, log)

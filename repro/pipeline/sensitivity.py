@@ -22,6 +22,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
@@ -253,7 +254,7 @@ def _main(argv: list[str]) -> None:
     json.dump(out, sys.stdout)
 
 
-def _compact(metrics: dict) -> dict:
+def _compact(metrics: Mapping[str, Any]) -> dict:
     return {k: v for k, v in metrics.items() if k not in ("inputs", "val_history", "record_sha256")}
 
 

@@ -23,6 +23,7 @@ from repro.store import layout
 from repro.store import results as R
 from repro.base.errors import ReproError
 from repro.base.progress import Log, Progress
+from repro.store.records import Metrics, SweepSummary, TrainingRecord
 from repro.config.spec import Spec, parse_seeds  # noqa: F401  (parse_seeds: part of this module's API)
 from repro.method.model import SphericalAutoencoder, from_bytes, to_bytes
 from repro.pipeline.executors import Workers
@@ -128,13 +129,14 @@ def sweep_dir(spec: Spec, seeds: list[int]) -> Path:
     return layout.sweep_dir(spec.name, key)
 
 
-def row_of(record: dict, score: float, objectives: list[str]) -> dict:
+def row_of(record: TrainingRecord, score: float, objectives: list[str]) -> dict:
     """A seed's line in the sweep: score, validation losses, label counts, final training loss,
     timing, fingerprint.
     A diverged seed has NaN objectives (listed, never selected) and the step it diverged at."""
-    nan = {k: math.nan for k in objectives if k.startswith("val_")} if record.get("diverged") else {}
+    diverged = record.get("diverged")
+    nan = {k: math.nan for k in objectives if k.startswith("val_")} if diverged else {}
     return {"seed": record["seed"], "score": score, **nan, **record["val_losses"],
-            **({"diverged_at": record["diverged"][0]} if record.get("diverged") else {}),
+            **({"diverged_at": diverged[0]} if diverged else {}),
             **{f"labels/{k}": v for k, v in record["label_counts"].items()},
             "final_loss": record.get("final_loss"),  # the last step's training loss, as a notebook's widget printed it
             "runtime_s": record["train_s"], "model_sha256": record["model_sha256"],
@@ -143,7 +145,7 @@ def row_of(record: dict, score: float, objectives: list[str]) -> dict:
 
 def run_sweep(spec: Spec, seeds: list[int] | None = None, executor: Workers | None = None, progress: Progress | None = None,
               evaluate_selected: bool = True, log: Log | None = None,
-              chunk_size: int = CHUNK) -> tuple[Path, dict]:
+              chunk_size: int = CHUNK) -> tuple[Path, SweepSummary]:
     """`chunk_size`: seeds per batched task at most (a smaller chunk is cached sooner; a larger one
     trains faster, for batch jobs that are not watched)."""
     from repro.pipeline.runner import Trained, cached_training, score_one
@@ -176,7 +178,7 @@ def run_sweep(spec: Spec, seeds: list[int] | None = None, executor: Workers | No
     front, selected = select(rows, list(spec.sweep.minimize), list(spec.sweep.maximize), spec.name)
     metric_keys = ["score", *sorted({k for r in rows for k in r if k.startswith("val_")}),
                    *sorted({k for r in rows for k in r if k.startswith("labels/")}), "runtime_s"]
-    summary = {
+    summary: SweepSummary = {
         "experiment": spec.name,
         "seeds": seeds,
         "diverged_seeds": diverged,
@@ -319,13 +321,13 @@ def evaluate_chunk(spec: Spec, items: list[tuple[int, bytes]]) -> list[dict]:
     return out
 
 
-def evaluate_all(spec: Spec, seeds: list[int], executor: Workers | None = None, log=None) -> dict[int, dict]:
+def evaluate_all(spec: Spec, seeds: list[int], executor: Workers | None = None, log: Log | None = None) -> dict[int, Metrics]:
     """Every seed's full evaluation (metrics.json), computed in parallel where missing. The
     seeds must be trained (run_sweep first)."""
     from repro.pipeline.executors import make_executor
     from repro.pipeline.runner import cached_evaluation, cached_training, store_evaluation
 
-    out: dict[int, dict] = {}
+    out: dict[int, Metrics] = {}
     todo = {}
     for s in seeds:
         sp = spec.with_seed(s)

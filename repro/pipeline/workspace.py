@@ -5,9 +5,11 @@ bands, each computed through the cache once per process."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from repro.config.spec import load_spec
+from repro.store.records import Metrics, SweepSummary
 
 NOISE_BANDS, SEED_EVALUATIONS = "noise bands", "every seed's evaluation (claims)"
 
@@ -19,7 +21,8 @@ class Workspace:
     nothing is run twice."""
 
     def __init__(self, log: Callable[[str], None] | None = None, jobs: int | None = None, bands: bool = True,
-                 sweep_bands: bool = True, runs: dict[str, dict] | None = None, sweeps: dict[str, dict] | None = None):
+                 sweep_bands: bool = True, runs: Mapping[str, Metrics] | None = None,
+                 sweeps: Mapping[str, SweepSummary] | None = None):
         self.log, self.jobs, self.bands, self.sweep_bands = log, jobs, bands, sweep_bands
         self._cache: dict = {("run", x): m for x, m in (runs or {}).items()}
         self._cache.update({("sweep", x): m for x, m in (sweeps or {}).items()})
@@ -41,7 +44,7 @@ class Workspace:
         """The experiment's spec."""
         return self._get(("spec", experiment), lambda: load_spec(experiment))
 
-    def run(self, experiment: str) -> dict:
+    def run(self, experiment: str) -> Metrics:
         """The selected seed's metrics (run or reused)."""
         from repro.base.display import ProgressLine
         from repro.pipeline.runner import run_one
@@ -53,11 +56,11 @@ class Workspace:
 
         return self._get(("run", experiment), make)
 
-    def sweep(self, experiment: str) -> dict:
+    def sweep(self, experiment: str) -> SweepSummary:
         """The sweep's summary (run on local workers, or reused)."""
         return self._get(("sweep", experiment), lambda: self._sweep(experiment))
 
-    def _sweep(self, experiment: str) -> dict:
+    def _sweep(self, experiment: str) -> SweepSummary:
         from repro.base.display import ProgressLine
         from repro.pipeline.executors import running
         from repro.pipeline.sweep import run_sweep
@@ -66,7 +69,7 @@ class Workspace:
             bar = ProgressLine(f"{experiment} sweep", unit="seeds trained") if self.log else None
             return run_sweep(self.spec(experiment), executor=ex, progress=bar, log=self.log)[1]
 
-    def scope(self, experiment: str, scope: str) -> dict:
+    def scope(self, experiment: str, scope: str) -> Mapping[str, Any]:
         """The result a registry path's scope names: the run, the sweep, every seed or the spec."""
         if scope == "run":
             return self.run(experiment)
@@ -111,7 +114,7 @@ class Workspace:
 
         return S.cached(self.spec(experiment), sweep)
 
-    def seeds(self, experiment: str) -> dict[int, dict]:
+    def seeds(self, experiment: str) -> dict[int, Metrics]:
         """Every seed's full evaluation (for the claims)."""
         def make():
             from repro.pipeline.executors import running
@@ -129,12 +132,13 @@ class Workspace:
 SEED_QUANTITIES = ("r", "r2", "p")
 
 
-def seeds_table(per_seed: dict[int, dict]) -> dict:
+def seeds_table(per_seed: Mapping[int, Metrics]) -> dict:
     """`seeds:` scope: every seed's metrics as rows, and the statistics of each intervention's
     selectivity (r, r2, p) over the seeds (sample std, like the sweep's)."""
     from repro.pipeline.sweep import stats
 
     rows = [{**m, "seed": s} for s, m in sorted(per_seed.items())]
-    flat = [{f"{iv}_{q}": v[q] for iv, v in m["selectivity"].items() for q in SEED_QUANTITIES} for m in rows]
+    flat = [{f"{iv}_{q}": v[q] for iv, v in m["selectivity"].items() for q in SEED_QUANTITIES}  # type: ignore[literal-required]
+            for m in per_seed.values()]
     keys_ = sorted({k for f in flat for k in f})
     return {"runs": rows, "stats": stats(flat, keys_)}

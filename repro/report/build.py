@@ -26,7 +26,7 @@ from pathlib import Path
 
 from repro.base.errors import ReproError
 from repro.report.collect import (
-    Experiment, Layout, collect, read_layout, read_registry, read_verification, run_verification, verification_path,
+    Experiment, Layout, collect, read_layout, read_registry, read_verification, run_verification,
 )
 from repro.base.paths import figures_dir, paper_dir, tables_dir
 from repro.report.tables import keyframes, write_tables
@@ -187,13 +187,10 @@ def compile_pdf(sources: list[Path], log: Callable[[str], None] = _log) -> Path:
 def write_front(data: dict[str, Experiment], out: Path) -> list[str]:
     """tables/front.tex (claims, fidelity, provenance and differences) and tables/history.tex
     (upstream's earlier runs), from the verification report."""
-    import json
+    from repro.report.collect import read_verification_report
+    from repro.report.front import earlier_runs, front_matter
 
-    from repro.report.front import front_matter
-
-    from repro.report.front import earlier_runs
-
-    report = json.loads(verification_path().read_text())
+    report = read_verification_report()
     _write_if_changed(out / "front.tex", front_matter(report, data))
     _write_if_changed(out / "history.tex", earlier_runs(report, data))
     return ["front.tex", "history.tex"]

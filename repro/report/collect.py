@@ -13,9 +13,11 @@ from __future__ import annotations
 import json
 import tomllib
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
 
@@ -27,6 +29,8 @@ from repro.store.results import read_training_record
 from repro.base.display import Stages
 from repro.base.progress import Log
 from repro.config.spec import Spec, load_spec
+from repro.fidelity.verify import VerificationReport
+from repro.store.records import Metrics, SweepSummary, TrainingRecord
 
 
 # The paper's words for each kind of intervention (spec names are identifiers).
@@ -101,10 +105,10 @@ class Experiment:
 
     layout: ExperimentLayout
     spec: Spec  # at the selected seed
-    metrics: dict  # the selected run's metrics.json
+    metrics: Metrics  # the selected run's metrics.json
     eval_dir: Path
-    training: dict  # its training.json
-    sweep: dict | None  # the sweep's summary.json
+    training: TrainingRecord  # its training.json
+    sweep: SweepSummary | None  # the sweep's summary.json
 
     @property
     def name(self) -> str:
@@ -264,8 +268,8 @@ class Verification:
     models: dict[str, str] = field(default_factory=dict)  # experiment -> model_sha256 it checked
 
     @classmethod
-    def from_json(cls, data: dict) -> Verification:
-        """The one reader of the verification report's format. Reports list their checks as
+    def from_json(cls, data: Mapping[str, Any]) -> Verification:
+        """The report's view of a verification report (read_verification_report). Reports list their checks as
         "entries" (earlier ones as "records", with "note" for "reason")."""
         records = data["entries"] if "entries" in data else data.get("records", [])
         checks = [VerifiedNumber(id=r["id"], experiment=r.get("experiment", ""), source=r.get("source", ""),
@@ -303,14 +307,27 @@ def verification_path() -> Path:
     return verification_file()
 
 
+def read_verification_report(path: Path | None = None) -> VerificationReport:
+    """results/verification.json as written (the one reader of the file), with one-line errors."""
+    path = path or verification_path()
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as e:
+        raise ReproError(f"{path}: not a verification report ({type(e).__name__}: {e}); run `repro verify`") from None
+    if not isinstance(data, dict):
+        raise ReproError(f"{path}: not a verification report; run `repro verify`")
+    return cast(VerificationReport, data)
+
+
 def read_verification(path: Path | None = None) -> Verification:
-    """The verification report, with one-line errors."""
+    """The verification report as the report lists it, with one-line errors (empty if none yet)."""
     path = path or verification_path()
     if not path.exists():
         return Verification()
+    report = read_verification_report(path)
     try:
-        return Verification.from_json(json.loads(path.read_text()))
-    except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as e:
+        return Verification.from_json(report)
+    except (KeyError, TypeError, AttributeError) as e:
         raise ReproError(f"{path}: not a verification report ({type(e).__name__}: {e}); run `repro verify`") from None
 
 

@@ -18,6 +18,7 @@ import statistics
 from repro.fidelity import judge as J
 from repro.fidelity import upstream
 from repro.fidelity import verify as V
+from repro.fidelity.verify import VerificationReport
 from repro.report.collect import Experiment
 
 PAPER_VERSION = "arXiv 2512.12469, camera-ready for the ICLR 2026 GRaM workshop (OpenReview fCyFNits3s)"
@@ -83,7 +84,7 @@ RETRAINED = (r"Every number in this report comes from retraining the models from
 CLAIM_STYLE = {V.HOLDS: r"\stpass", J.DISCREPANCY: r"\stdisc", J.DIFFERS: r"\stdiffers"}
 
 
-def _claims(report: dict) -> list[dict]:
+def _claims(report: VerificationReport) -> list[dict]:
     out = []
     for c in report.get("claims", []):
         style = CLAIM_STYLE.get(c["status"], r"\stfail" if not c["ok"] else r"\textbf")
@@ -92,7 +93,7 @@ def _claims(report: dict) -> list[dict]:
     return out
 
 
-def _untestable(report: dict) -> list[tuple[str, list[str]]]:
+def _untestable(report: VerificationReport) -> list[tuple[str, list[str]]]:
     """Per experiment, the numbers whose verdict could not fail."""
     out: dict[str, list[str]] = {}
     for e in report.get("entries", []):
@@ -105,7 +106,7 @@ def _untestable(report: dict) -> list[tuple[str, list[str]]]:
 FINGERPRINT_SHORT = {V.IDENTICAL: "bit-identical", V.NO_REFERENCE: "no reference", V.DIFFERENT: "differs"}
 
 
-def _fidelity(report: dict, data: dict[str, Experiment]) -> list[dict]:
+def _fidelity(report: VerificationReport, data: dict[str, Experiment]) -> list[dict]:
     rows = []
     for name in data:
         x = report.get("experiments", {}).get(name)
@@ -120,11 +121,11 @@ def _fidelity(report: dict, data: dict[str, Experiment]) -> list[dict]:
     return rows
 
 
-def _entry(report: dict, id_: str) -> dict | None:
+def _entry(report: VerificationReport, id_: str) -> dict | None:
     return next((e for e in report.get("entries", []) if e["id"] == id_), None)
 
 
-def _differences(report: dict, data: dict[str, Experiment]) -> dict:
+def _differences(report: VerificationReport, data: dict[str, Experiment]) -> dict:
     """The measured facts the prose states."""
     xs = report.get("experiments", {})
     exact = [n for n in data if xs.get(n, {}).get("fingerprint", {}).get("status") == V.IDENTICAL]
@@ -153,7 +154,7 @@ def _differences(report: dict, data: dict[str, Experiment]) -> dict:
             "history": any(x not in data for x in xs)}  # upstream's earlier runs have a section
 
 
-def _provenance(report: dict, data: dict[str, Experiment]) -> dict:
+def _provenance(report: VerificationReport, data: dict[str, Experiment]) -> dict:
     env = report.get("environment", {})
     sweeps = []
     for name, e in data.items():
@@ -167,7 +168,7 @@ def _provenance(report: dict, data: dict[str, Experiment]) -> dict:
             "notebooks": [(n, e.spec.about.notebook) for n, e in data.items()], "sweeps": sweeps}
 
 
-def front_matter(report: dict, data: dict[str, Experiment]) -> str:
+def front_matter(report: VerificationReport, data: dict[str, Experiment]) -> str:
     """The report's opening: what was reproduced and how it compares, from the verification report."""
     from repro.report.latex import render
 
@@ -193,7 +194,7 @@ def _largest(entries: list[dict], n: int = 3) -> list[dict]:
     return out[:n]
 
 
-def earlier_runs(report: dict, data: dict[str, Experiment]) -> str:
+def earlier_runs(report: VerificationReport, data: dict[str, Experiment]) -> str:
     """The section on the registry's experiments the report has no section for: upstream's earlier
     notebook versions, each with what it was, its status counts and its largest differences."""
     from repro.config.spec import load_spec

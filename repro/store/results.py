@@ -19,6 +19,8 @@ import shutil
 import tempfile
 from glob import escape as glob_escape
 from dataclasses import dataclass
+from typing import Any, Generic, TypeVar, cast
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +34,9 @@ from repro.store.layout import (
     DOPESHEET, ENV, EVALUATION_GLOB, LOSSES, METRICS, MODEL, PER_COLOR, SCORE_GLOB, SPEC, TRAINING,
 )
 from repro.method.model import SphericalAutoencoder, fingerprint, from_bytes, to_bytes
+from repro.store.records import Metrics, TrainingRecord
+
+Record = TypeVar("Record", bound=Mapping[str, Any])
 
 
 
@@ -85,22 +90,22 @@ def atomic_write_text(path: Path, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
-def _json(data: dict) -> str:
+def _json(data: Mapping[str, Any]) -> str:
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
 
 
-def sealed(record: dict) -> dict:
+def sealed(record: Record) -> Record:
     """The record with `record_sha256`: a digest of everything else in it (edits are detected)."""
     body = {k: v for k, v in record.items() if k != "record_sha256"}
-    return {**body, "record_sha256": sha256_bytes(json.dumps(body, sort_keys=True).encode())}
+    return cast(Record, {**body, "record_sha256": sha256_bytes(json.dumps(body, sort_keys=True).encode())})
 
 
 def _is_sealed(record: dict) -> bool:
     return isinstance(record, dict) and record.get("record_sha256") == sealed(record)["record_sha256"]
 
 
-def write_training(path: Path, spec: Spec, record: dict, model: torch.nn.Module, losses: np.ndarray,
-                   env: dict, replace: bool = False) -> dict:
+def write_training(path: Path, spec: Spec, record: TrainingRecord, model: torch.nn.Module, losses: np.ndarray,
+                   env: dict, replace: bool = False) -> TrainingRecord:
     """Write a trained model's directory; training.json (with every file's digest) goes last.
     `replace` (--force): the new files are written in full first, then the old record and
     everything derived from the old model are removed, then the new files are moved in; a kill
@@ -113,7 +118,7 @@ def write_training(path: Path, spec: Spec, record: dict, model: torch.nn.Module,
         DOPESHEET: Path(spec.sheet.source).read_bytes(),
         ENV: _json(env).encode(),
     }
-    record = sealed({**record, "files": {name: sha256_bytes(data) for name, data in files.items()}})
+    record = sealed(TrainingRecord(**record, files={name: sha256_bytes(data) for name, data in files.items()}))
     staged: dict[str, str] = {}
     contained(path / TRAINING)
     try:
@@ -190,7 +195,7 @@ def write_score(file: Path, record: dict) -> None:
     atomic_write_text(file, _json(sealed(record)))
 
 
-def write_evaluation(path: Path, spec: Spec, metrics: dict, env: dict) -> dict:
+def write_evaluation(path: Path, spec: Spec, metrics: Metrics, env: dict) -> Metrics:
     """Write an evaluation's folder (metrics.json last) and return the sealed metrics."""
     metrics = sealed(metrics)
     contained(path / METRICS)
@@ -205,7 +210,7 @@ def write_evaluation(path: Path, spec: Spec, metrics: dict, env: dict) -> dict:
     return metrics
 
 
-def refresh_export(path: Path, metrics: dict) -> bool:
+def refresh_export(path: Path, metrics: Metrics) -> bool:
     """per_color.csv is written from metrics.json for people to read and never read back: if it
     was edited or lost, write it again (True when it was)."""
     text = per_color_csv(metrics)
@@ -215,7 +220,7 @@ def refresh_export(path: Path, metrics: dict) -> bool:
     return True
 
 
-def per_color_csv(metrics: dict) -> str:
+def per_color_csv(metrics: Metrics) -> str:
     """The per-colour table of some metrics as CSV, for people to read."""
     ivs = [k for k in metrics["max_error"] if k != "baseline"]
     buf = io.StringIO()
@@ -232,10 +237,10 @@ def per_color_csv(metrics: dict) -> str:
 
 
 @dataclass
-class Cached:
+class Cached(Generic[Record]):
     """A cached record, or None and why it cannot be reused."""
 
-    record: dict | None  # None: not reusable
+    record: Record | None  # None: not reusable
     reason: str = ""  # why not ("" when there is nothing at all)
 
 
@@ -250,16 +255,16 @@ def _read_json(path: Path) -> dict | None:
     return data if isinstance(data, dict) else None
 
 
-def read_training_record(path: Path) -> dict:
+def read_training_record(path: Path) -> TrainingRecord:
     """The training record of a model folder that was just trained or checked (run_one's path's
     parent); only its seal is checked here."""
     record = _read_json(path / TRAINING)
     if record is None or not _is_sealed(record):
         raise ReproError(f"{path / TRAINING} is missing, damaged or was edited; run again to retrain it")
-    return record
+    return cast(TrainingRecord, record)  # sealed: as write_training wrote it
 
 
-def read_training(path: Path, inputs: dict) -> Cached:
+def read_training(path: Path, inputs: dict) -> Cached[TrainingRecord]:
     """The training record in `path` if it is whole, current and matches its files."""
     file = path / TRAINING
     if not file.exists():
@@ -280,10 +285,10 @@ def read_training(path: Path, inputs: dict) -> Cached:
                 return Cached(None, f"its {name} does not match the digest in training.json")
         except OSError:
             return Cached(None, f"its {name} is missing")
-    return Cached(record)
+    return Cached(cast(TrainingRecord, record))  # sealed: as write_training wrote it
 
 
-def read_derived(file: Path, inputs: dict, model_sha256: str) -> Cached:
+def read_derived(file: Path, inputs: dict, model_sha256: str) -> Cached[dict]:
     """A score or evaluation record, if whole, current and derived from this model."""
     if not file.exists():
         return Cached(None)
@@ -297,7 +302,13 @@ def read_derived(file: Path, inputs: dict, model_sha256: str) -> Cached:
     return Cached(record)
 
 
-def load_model(path: Path, spec: Spec, record: dict | None = None) -> SphericalAutoencoder:
+def read_evaluation(folder: Path, inputs: dict, model_sha256: str) -> Cached[Metrics]:
+    """An evaluation folder's metrics.json, if whole, current and derived from this model."""
+    got = read_derived(folder / METRICS, inputs, model_sha256)
+    return Cached(cast(Metrics, got.record), got.reason)  # sealed: as write_evaluation wrote it
+
+
+def load_model(path: Path, spec: Spec, record: TrainingRecord | None = None) -> SphericalAutoencoder:
     """The trained model of a training directory (checked against its record when given)."""
     data = regular_bytes(path / MODEL)
     if data is None:
@@ -318,7 +329,7 @@ def _model(path: Path, data: bytes, shape: tuple[int, int, int]) -> SphericalAut
         raise ReproError(f"{path / MODEL}: {e}; run again with --force to retrain it") from None
 
 
-def load_model_of(path: Path, record: dict) -> SphericalAutoencoder:
+def load_model_of(path: Path, record: TrainingRecord) -> SphericalAutoencoder:
     """The trained model of a folder, shaped as its training record's inputs say (no spec file
     needed) and checked against the record."""
     try:
@@ -335,9 +346,9 @@ def load_model_of(path: Path, record: dict) -> SphericalAutoencoder:
     return model
 
 
-def read_metrics(path: Path) -> dict:
+def read_metrics(path: Path) -> Metrics:
     """metrics.json of an evaluation directory (for tools and tests)."""
     data = _read_json(path / METRICS)
     if data is None:
         raise ReproError(f"{path / METRICS}: missing or not valid JSON")
-    return data
+    return cast(Metrics, data)

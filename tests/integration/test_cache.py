@@ -240,3 +240,31 @@ def test_a_folder_where_the_model_should_be_is_named(cache):
     model.mkdir()
     with pytest.raises(ReproError, match=r"cannot write .*model\.pt: Is a directory"):
         run_one(spec)
+
+
+def test_the_stored_files_are_the_typed_records(cache):
+    """training.json, metrics.json, summary.json and verification.json hold exactly the keys of
+    their record types (repro.store.records; VerificationReport in repro.fidelity.verify), so
+    the types the type checker holds the code to describe the files users read."""
+    from typing import get_type_hints
+
+    from repro.fidelity.verify import VerificationReport, verify, write_report
+    from repro.fidelity.registry import Registry
+    from repro.pipeline.workspace import Workspace
+    from repro.store.records import Metrics, SweepSummary, TrainingRecord
+
+    def keys_of(t):
+        return set(get_type_hints(t)), set(t.__required_keys__)
+
+    path, metrics, _ = run_one(load_spec(QUICK))
+    training = json.loads((path.parent / layout.TRAINING).read_text())
+    stored = json.loads((path / layout.METRICS).read_text())
+    sweep_path, _ = run_sweep(load_spec(QUICK), [0, 1])
+    summary = json.loads((sweep_path / layout.SUMMARY).read_text())
+    report = verify(Registry([], []), Workspace(bands=False), [], quick=True)
+    written = json.loads(write_report(report, cache).read_text())
+    for record, kind in ((training, TrainingRecord), (stored, Metrics), (summary, SweepSummary),
+                         (written, VerificationReport)):
+        every, required = keys_of(kind)
+        assert required <= set(record) <= every, (kind.__name__, set(record) ^ every)
+    assert set(stored) == set(metrics)
