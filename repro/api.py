@@ -21,13 +21,14 @@ import html
 import json
 import numbers
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from repro.base.errors import ReproError
+from repro.base.progress import Log
 from repro.base.paths import results_dir
 from repro.config.spec import Spec, available, load_spec
 from repro.store import layout
@@ -36,6 +37,7 @@ from repro.store import results as R
 if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
+    from pandas.io.formats.style import Styler
 
     from repro.method.model import SphericalAutoencoder
 
@@ -65,6 +67,10 @@ def _toml_value(key: str, value: Any) -> str:
         raise ReproError(f"overrides: {key}: {value!r} is not a value a spec field can take") from None
 
 
+def _print(message: str) -> None:
+    print(message, flush=True)
+
+
 def spec(name: str, *, seed: int | None = None, overrides: Mapping[str, Any] | None = None) -> Spec:
     """An experiment's spec, resolved and checked whole: `name` is an experiment or a spec file;
     `overrides` maps dotted fields to values, e.g. {"labels.red.scale": 0.07}, as `--set` does."""
@@ -83,14 +89,16 @@ def _spec_of(experiment: str | Spec, seed: int | None, overrides: Mapping[str, A
 
 
 def run(experiment: str | Spec, *, seed: int | None = None, overrides: Mapping[str, Any] | None = None,
-        force: bool = False, progress: bool = True) -> Run:
-    """Train (or reuse the cached model), score and evaluate one seed, as `repro run` does."""
+        force: bool = False, progress: bool = True, log: Log | None = None) -> Run:
+    """Train (or reuse the cached model), score and evaluate one seed; `repro run` is this.
+    `log`: where to say what was reused or recomputed, and why (default: nowhere)."""
     from repro.base.display import ProgressLine
     from repro.pipeline.runner import run_one
 
     s = _spec_of(experiment, seed, overrides)
-    path, metrics, _ = run_one(s, force=force, progress=ProgressLine(f"{s.name} seed {s.seed}", enabled=progress))
-    return Run(path, MappingProxyType(metrics))
+    path, metrics, reused = run_one(s, force=force, progress=ProgressLine(f"{s.name} seed {s.seed}", enabled=progress),
+                                    log=log)
+    return Run(path, MappingProxyType(metrics), reused)
 
 
 def load(path: str | Path) -> Run | Sweep:
@@ -172,16 +180,26 @@ def _read_json(path: Path) -> dict:
 
 
 def sweep(experiment: str | Spec, *, seeds: Iterable[int] | None = None, overrides: Mapping[str, Any] | None = None,
-          jobs: int | None = None, executor: str = "local", progress: bool = True) -> Sweep:
-    """Train every seed (batched, on `jobs` local workers; cached ones are reused), keep the
-    Pareto front and evaluate the selected seed, as `repro sweep` does. `seeds`: the spec's
-    when None. With executor="local", a script must call this under `if __name__ == "__main__":`
-    (the workers are spawned and import the script)."""
+          jobs: int | None = None, executor: str = "local", scheduler: str | None = None, chunk: int | None = None,
+          progress: bool = True, log: Log | None = None) -> Sweep:
+    """Train every seed (batched, on `jobs` workers; cached ones are reused), keep the Pareto
+    front and evaluate the selected seed; `repro sweep` is this. `seeds`: the spec's when None.
+    `executor`: "local" (processes), "inline" (this process) or "dask" (`scheduler`: a Dask
+    scheduler's address; default a local cluster). `chunk`: seeds trained together (default 30;
+    the models do not depend on it). `log`: messages (default: printed when `progress`). With
+    executor="local", a script must call this under `if __name__ == "__main__":` (the workers
+    are spawned and import the script)."""
     from repro.pipeline.executors import running
-    from repro.pipeline.sweep import run_sweep
+    from repro.pipeline.sweep import CHUNK, run_sweep
 
     s = _spec_of(experiment, None, overrides)
     _check_jobs(jobs)
+    if chunk is not None and (not isinstance(chunk, numbers.Integral) or isinstance(chunk, bool) or chunk < 1):
+        raise ReproError(f"chunk: a number of seeds >= 1 (or None for {CHUNK}), got {chunk!r}")
+    if executor not in ("local", "inline", "dask"):
+        raise ReproError(f"executor: 'local', 'inline' or 'dask', got {executor!r}")
+    if scheduler and executor != "dask":
+        raise ReproError(f"scheduler: needs executor='dask' (this sweep uses {executor!r})")
     chosen = None
     if seeds is not None:
         if not isinstance(seeds, Iterable) or isinstance(seeds, (str, bytes)):
@@ -194,17 +212,19 @@ def sweep(experiment: str | Spec, *, seeds: Iterable[int] | None = None, overrid
             raise ReproError("seeds: give at least one seed (None means the spec's sweep seeds)")
     from repro.base.display import ProgressLine
 
-    log = (lambda m: print(m, flush=True)) if progress else None
-    with running(executor, jobs, log=log) as ex:
+    if log is None and progress:
+        log = _print
+    with running(executor, jobs, scheduler, log=log) as ex:
         bar = ProgressLine(f"{s.name} sweep", enabled=progress, unit="seeds trained")
-        path, summary = run_sweep(s, chosen, executor=ex, progress=bar, log=log)
+        path, summary = run_sweep(s, chosen, executor=ex, progress=bar, log=log, chunk_size=chunk or CHUNK)
     return Sweep(path, MappingProxyType(summary))
 
 
 def verify(experiments: Iterable[str] | None = None, *, quick: bool = False, jobs: int | None = None,
-           progress: bool = True) -> Verification:
-    """Check the published numbers and claims (of some experiments, or all), as `repro verify`
-    does, and write its report; `quick`: the selected runs only, without noise bands or claims."""
+           progress: bool = True, log: Log | None = None) -> Verification:
+    """Check the published numbers and claims (of some experiments, or all) and write the report;
+    `repro verify` is this. `quick`: the selected runs only (and their noise bands), without sweep
+    statistics or claims. `log`: messages (default: printed when `progress`)."""
     from repro.fidelity import verify as V
     from repro.fidelity.registry import load_registry
     from repro.pipeline.workspace import Workspace
@@ -215,7 +235,8 @@ def verify(experiments: Iterable[str] | None = None, *, quick: bool = False, job
         raise ReproError("experiments: give at least one (None means all)")
     registry = load_registry()
     registry.check_known(names or [])
-    log = (lambda m: print(m, flush=True)) if progress else None
+    if log is None and progress:
+        log = _print
     report = V.verify(registry, Workspace(log=log, jobs=jobs), names, quick=quick)
     return Verification(V.write_report(report, results_dir()), MappingProxyType(report))
 
@@ -237,16 +258,24 @@ class Selectivity:
     cube: str
 
 
+def _light(hex_: str) -> bool:
+    """Whether dark text reads on this colour (its luma is over half)."""
+    r, g, b = (int(hex_[i:i + 2], 16) for i in (0, 2, 4))
+    return 0.299 * r + 0.587 * g + 0.114 * b > 127.5
+
+
 def _swatch(hex_: str) -> str:
     return f'<span style="display:inline-block;width:1.2em;height:1.2em;background:#{html.escape(hex_)}"></span>'
 
 
 @dataclass(frozen=True, repr=False)
 class Run:
-    """One seed's result: its evaluation folder and metrics.json (read-only), with typed views."""
+    """One seed's result: its evaluation folder and metrics.json (read-only), with typed views;
+    `reused`: whether the model came from the cache rather than being trained just now."""
 
     path: Path
     metrics: Mapping[str, Any]
+    reused: bool = field(default=False, compare=False)
 
     @property
     def experiment(self) -> str:
@@ -297,6 +326,19 @@ class Run:
         rows = [{"colour": c["name"], "hex": c["hex"], "baseline": c["baseline"],
                  **{k: c[k]["delta"] for k in self.interventions}} for c in self.metrics["per_color"]]
         return pd.DataFrame(rows, columns=["colour", "hex", "baseline", *self.interventions])
+
+    @property
+    def table(self) -> Styler:
+        """`per_color` as Jupyter should show it: each colour's name on a swatch of that colour,
+        errors in three significant digits, changes signed (a pandas Styler; .data is the frame)."""
+        frame = self.per_color
+
+        def swatches(names: pd.Series) -> list[str]:
+            return [f"background-color: #{h}; color: {'#000' if _light(h) else '#fff'}" for h in frame.loc[names.index, "hex"]]
+
+        return (frame.style.apply(swatches, subset=["colour"])
+                .format({"baseline": "{:.3g}", **{k: "{:+.3g}" for k in self.interventions}})
+                .hide(axis="index"))
 
     @cached_property
     def latents(self) -> pd.DataFrame:
@@ -505,11 +547,47 @@ def _shown(fig):
 
 
 class RunPlots:
-    """A run's figures, drawn from what it stored (no retraining, no inference): each method
-    returns a matplotlib Figure outside pyplot's registry (Jupyter shows a returned one)."""
+    """A run's figures: each method returns a matplotlib Figure outside pyplot's registry (Jupyter
+    shows a returned one). per_color, latents and losses draw what the run stored; results and
+    error_vs_target are the report's own panels, which run the stored model over colour cubes
+    (never retraining it)."""
 
     def __init__(self, run: Run):
         self.run = run
+
+    def _sets(self) -> dict:
+        from repro.base import machine
+        from repro.engine.evaluate import intervened
+
+        with machine.pinned():
+            return intervened(self.run.spec, self.run.model)
+
+    def _name(self, name: str, baseline: bool) -> str:
+        known = ["baseline", *self.run.interventions] if baseline else self.run.interventions
+        if name not in known:
+            raise ReproError(f"intervention: one of {', '.join(known)}, got {name!r}")
+        return name
+
+    def results(self, intervention: str = "baseline"):
+        """The report's results panel for the baseline or one intervention: the latents of the
+        20^3 RGB cube, reconstructions of a hue slice, and error curves (the paper's Figs. 2-3)."""
+        from repro.base import machine
+        from repro.report.figures import results_panel
+
+        name = self._name(intervention, baseline=True)
+        top = max(self.run.max_error.values()) or 1.0
+        with machine.pinned():
+            return _shown(results_panel(self.run.spec, self._sets(), name, top))
+
+    def error_vs_target(self, intervention: str):
+        """The report's error-vs-target panel: each colour's error under `intervention` against its
+        similarity to the concept (or vibrancy), with the run's R^2."""
+        from repro.base import machine
+        from repro.report.figures import target_panel
+
+        name = self._name(intervention, baseline=False)
+        with machine.pinned():
+            return _shown(target_panel(self.run.spec, self._sets(), name, self.run.selectivity[name].r2))
 
     def per_color(self):
         """Each intervention's change in error for the 17 named colours, a bar per colour in its colour."""

@@ -10,7 +10,6 @@ import warnings
 import click
 
 from repro.base.errors import IneffectiveOverride, ReproError
-from repro.base.display import ProgressLine
 
 
 def _exit_now(signum=None, frame=None) -> None:
@@ -178,19 +177,18 @@ def run(experiment, seed, overrides, force, quiet):
     torch, CPU platform), so running the same thing again reuses the model, and changing only
     an intervention or the score re-evaluates it without retraining.
     """
-    from repro.pipeline.runner import run_one
+    from repro import api
     from repro.config.spec import load_spec
 
     spec = load_spec(experiment, list(overrides), seed=seed)
     _writable_results()
-    progress = ProgressLine(f"{spec.name} seed {spec.seed}", enabled=not quiet)
-    path, metrics, reused = run_one(spec, force=force, progress=progress, log=_log)
-    if reused:
-        click.echo(f"reusing the cached model in {path.parent} (use --force to retrain)", err=True)
+    result = api.run(spec, force=force, progress=not quiet, log=_log)
+    if result.reused:
+        click.echo(f"reusing the cached model in {result.path.parent} (use --force to retrain)", err=True)
     from repro.report.terminal import format_run
 
-    click.echo(format_run(metrics))
-    click.echo(f"\nresult: {path}")
+    click.echo(format_run(dict(result.metrics)))
+    click.echo(f"\nresult: {result.path}")
 
 
 @main.command()
@@ -209,22 +207,20 @@ def sweep(experiment, seeds, jobs, executor, scheduler, chunk_size, overrides):
     Each seed is cached like `repro run --seed N`; re-running an interrupted sweep resumes it.
     Writes results/EXPERIMENT/sweep-HASH/summary.json and runs.csv.
     """
-    from repro.pipeline.executors import running
+    from repro import api
     from repro.config.spec import load_spec, parse_seeds
-    from repro.pipeline.sweep import CHUNK, run_sweep
 
     spec = load_spec(experiment, list(overrides))
     seed_list = parse_seeds(spec.sweep.seeds if seeds is None else seeds)
     if scheduler and executor != "dask":
         raise ReproError(f"--scheduler needs --executor dask (this sweep uses {executor})")
     _writable_results()
-    with running(executor, jobs, scheduler, log=_log) as ex:
-        path, summary = run_sweep(spec, seed_list, ex, progress=ProgressLine(f"{spec.name} sweep", unit="seeds trained"), log=_log,
-                                  chunk_size=chunk_size or CHUNK)
+    result = api.sweep(spec, seeds=seed_list, jobs=jobs, executor=executor, scheduler=scheduler, chunk=chunk_size,
+                       log=_log)
     from repro.report.terminal import format_sweep
 
-    click.echo(format_sweep(summary))
-    click.echo(f"\nsweep: {path}")
+    click.echo(format_sweep(dict(result.summary)))
+    click.echo(f"\nsweep: {result.path}")
 
 
 @main.command()
@@ -256,17 +252,14 @@ def verify(experiments, quick, show_all, jobs):
     results/verification.json and .csv (a subset or --quick: verification-partial.*); exits 1 on
     any FAIL or on a claim that does not behave as registered.
     """
-    from repro.fidelity import verify as V
-    from repro.base.paths import results_dir
+    from repro import api
     from repro.fidelity.registry import load_registry
-    from repro.pipeline.workspace import Workspace
     from repro.report.terminal import format_claims, format_counts, format_criteria, format_models, format_table
 
-    registry = load_registry()
-    registry.check_known(list(experiments))
+    load_registry().check_known(list(experiments))  # before anything is run
     _writable_results()
-    report = V.verify(registry, Workspace(log=_log, jobs=jobs), list(experiments) or None, quick=quick)
-    path = V.write_report(report, results_dir())
+    result = api.verify(list(experiments) or None, quick=quick, jobs=jobs, log=_log)
+    report, path = dict(result.report), result.path
     entries = report["entries"]
     click.echo(format_table(entries, only_problems=not show_all))
     if report.get("experiments"):

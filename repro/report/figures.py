@@ -87,11 +87,11 @@ def _cones(iv) -> list:
     return []
 
 
-def concept_label(e: Experiment, iv) -> str:
+def concept_label(spec, iv) -> str:
     """The axis label of the concept an intervention is measured against."""
     if iv.selectivity_against == "vibrancy":
         return rf"$(S\,V)^{{{iv.selectivity_power:g}}}$"
-    concept = "red" if list(e.spec.evaluation.concept_hsv) == [0.0, 1.0, 1.0] else "concept"
+    concept = "red" if list(spec.evaluation.concept_hsv) == [0.0, 1.0, 1.0] else "concept"
     return rf"$\mathrm{{sim}}_\mathrm{{{concept}}}^{{{iv.selectivity_power:g}}}$"
 
 
@@ -105,54 +105,74 @@ def sweep_axis_names(e: Experiment) -> dict[str, str]:
     return names
 
 
+LATENT_RGB_GRID = 20  # the results and error-vs-target panels show the 20^3 RGB cube
+
+
+def results_panel(spec, sets: dict, name: str, max_error: float):
+    """One column of a results figure (the baseline or one intervention): the latents of the
+    20^3 RGB cube, reconstructions of a hue slice, and error curves over the loss cube.
+    `sets`: evaluate.intervened(spec, model); `max_error`: the error axis's top."""
+    from repro.report import plots as FG
+    from repro.engine.evaluate import BIG_BATCH, infer, loss_cube
+
+    iv = spec.interventions.get(name)
+    m, z_map = sets[name].model, sets[name].latent_map
+    latent_rgb = C.rgb_cube(LATENT_RGB_GRID).reshape(-1, 3)
+    hues = C.arange_cyclic(1 / 12)
+    slice_cube = C.hsv_cube(hues, np.array([1.0]), np.linspace(0.25, 1, 4))
+    loss = loss_cube(spec)
+    s_index = loss.s.shape[0] - 1
+    v_count = loss.v.shape[0]
+    v_rows = list(range(v_count - 1, -1, v_count // -5))[:5]
+    lat = infer(m, latent_rgb, z_map, BIG_BATCH)
+    sl = infer(m, slice_cube.rgb, z_map)
+    mse = infer(m, loss.rgb, z_map, BIG_BATCH).mse.reshape(loss.shape)
+    dims = spec.figures.pruned_latent_dims if iv is not None and iv.kind == "pruning" else spec.figures.latent_dims
+    return FG.stacked_results(
+        lat.latents, lat.recon, latent_rgb,
+        sl.recon.reshape(len(hues), 4, 3).transpose(1, 0, 2), slice_cube.rgb[:, 0].transpose(1, 0, 2),
+        slice_cube.v, loss.h, {float(loss.v[v]): mse[:, s_index, v] for v in v_rows},
+        loss.rgb[:, s_index, v_rows[0]], max_error, [_dims(d) for d in dims], _cones(iv))
+
+
+def target_panel(spec, sets: dict, name: str, r2: float):
+    """Each colour's error under intervention `name` against what it should follow (its
+    similarity to the concept, or vibrancy), over the 20^3 RGB cube, with the stored R^2."""
+    from repro.report import plots as FG
+    from repro.engine.evaluate import BIG_BATCH, infer, target_of
+
+    m, z_map = sets[name].model, sets[name].latent_map
+    latent_rgb = C.rgb_cube(LATENT_RGB_GRID).reshape(-1, 3)
+    return FG.error_vs_target(target_of(spec, name, latent_rgb), infer(m, latent_rgb, z_map, BIG_BATCH).mse,
+                              latent_rgb, concept_label(spec, spec.interventions[name]), r2)
+
+
 def experiment_figures(e: Experiment, paint: Painter) -> dict:
     """{"results": {intervention: stem} (baseline first), "targets": {...}, "dopesheet", "sweep"}."""
     from repro.report import plots as FG
-    from repro.engine.evaluate import BIG_BATCH, infer, intervened, loss_cube, target_of
+    from repro.engine.evaluate import intervened
 
     spec, metrics = e.spec, e.metrics
     result: dict[str, Any] = {"results": {}, "targets": {}}
     shown = (metrics["evaluation_key"], metrics["model_sha256"], spec.figures.model_dump())
-    latent_rgb = C.rgb_cube(20).reshape(-1, 3)
     sets: dict = {}
 
-    def applied(name):  # the models evaluate() measured: one rule for what interventions draw
+    def applied() -> dict:  # the models evaluate() measured: one rule for what interventions draw
         if not sets:
             sets.update(intervened(spec, e.model))
-        return sets[name].model, sets[name].latent_map
+        return sets
 
     max_error = max(metrics["max_error"].values()) or 1.0  # one error scale for the experiment's panels
     for name in ["baseline", *spec.interventions]:
-        iv = spec.interventions.get(name)
+        def draw_results(name: str = name):
+            return results_panel(spec, applied(), name, max_error)
 
-        def draw(name=name, iv=iv):
-            m, z_map = applied(name)
-            hues = C.arange_cyclic(1 / 12)
-            slice_cube = C.hsv_cube(hues, np.array([1.0]), np.linspace(0.25, 1, 4))
-            loss = loss_cube(spec)
-            s_index = loss.s.shape[0] - 1
-            v_count = loss.v.shape[0]
-            v_rows = list(range(v_count - 1, -1, v_count // -5))[:5]
-            lat = infer(m, latent_rgb, z_map, BIG_BATCH)
-            sl = infer(m, slice_cube.rgb, z_map)
-            mse = infer(m, loss.rgb, z_map, BIG_BATCH).mse.reshape(loss.shape)
-            dims = spec.figures.pruned_latent_dims if iv is not None and iv.kind == "pruning" else spec.figures.latent_dims
-            return FG.stacked_results(
-                lat.latents, lat.recon, latent_rgb,
-                sl.recon.reshape(len(hues), 4, 3).transpose(1, 0, 2), slice_cube.rgb[:, 0].transpose(1, 0, 2),
-                slice_cube.v, loss.h, {float(loss.v[v]): mse[:, s_index, v] for v in v_rows},
-                loss.rgb[:, s_index, v_rows[0]], max_error, [_dims(d) for d in dims], _cones(iv))
+        result["results"][name] = paint(stem(spec.name, "results", name), (shown, name, max_error), draw_results)
+    for name in spec.interventions:
+        def draw_target(name: str = name):
+            return target_panel(spec, applied(), name, metrics["selectivity"][name]["r2"])
 
-        result["results"][name] = paint(stem(spec.name, "results", name), (shown, name, max_error), draw)
-    for name, iv in spec.interventions.items():
-
-        def draw(name=name, iv=iv):
-            m, z_map = applied(name)
-            return FG.error_vs_target(target_of(spec, name, latent_rgb), infer(m, latent_rgb, z_map, BIG_BATCH).mse,
-                                      latent_rgb,
-                                      concept_label(e, iv), metrics["selectivity"][name]["r2"])
-
-        result["targets"][name] = paint(stem(spec.name, "error-vs-target", name), (shown, name), draw)
+        result["targets"][name] = paint(stem(spec.name, "error-vs-target", name), (shown, name), draw_target)
 
     sheet = spec.sheet
     history = e.training["val_history"]

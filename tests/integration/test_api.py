@@ -153,6 +153,13 @@ def test_a_runs_figures_are_drawn_from_what_it_stored(results_tmp):
     assert len(r.plot.losses().axes[0].lines[0].get_ydata()) == 201
     with pytest.raises(ReproError, match="dims"):
         r.plot.latents((0, 9))
+    # The report's own panels, drawn by the report's code from the stored model
+    first = r.interventions[0]
+    panel = r.plot.error_vs_target(first)
+    assert f"{r.selectivity[first].r2:.3f}" in " ".join(t.get_text() for t in panel.axes[0].get_legend().get_texts())
+    assert len(r.plot.results("baseline").axes) == 4 and len(r.plot.results(first).axes) == 4
+    with pytest.raises(ReproError, match="intervention: one of baseline"):
+        r.plot.results("nope")
 
 
 def test_another_intervention_on_the_same_model_without_retraining(results_tmp):

@@ -36,6 +36,7 @@ def test_the_quickstart_notebook_runs_and_shows_what_it_says(executed):
     assert "'ex-2.4.1'" in _text(experiments)
     assert "background:#FF0000" in _text(run) and "score" in _text(run)  # the swatches
     assert "<table" in _text(per_color) and "suppression" in _text(per_color)
+    assert "background-color: #FF0000" in _text(per_color)  # run.table: each colour on its swatch
     assert "'suppression'" in _text(selectivity)
     for figure in (bars, latents):
         assert any("image/png" in o.get("data", {}) for o in figure["outputs"])
