@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 from repro.base.errors import ReproError
 from repro.base.progress import Log
 from repro.base.paths import results_dir
-from repro.config.spec import Spec, available, load_spec
+from repro.config.spec import Spec, available, load_spec, override_text
 from repro.store import layout
 from repro.store import results as R
 
@@ -50,23 +50,6 @@ def experiments() -> list[str]:
     return available()
 
 
-def _toml_value(key: str, value: Any) -> str:
-    """A Python value as the TOML text of an override (TOML has no null, so None is refused)."""
-    if value is None or isinstance(value, (dict, set)) or (isinstance(value, float) and value != value):
-        raise ReproError(f"overrides: {key}: {value!r} is not a value a spec field can take "
-                         "(give a number, a string, true/false or a list of them)")
-    if isinstance(value, tuple):
-        value = list(value)
-    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
-        value = int(value)  # numpy integers too
-    elif isinstance(value, numbers.Real) and not isinstance(value, bool):
-        value = float(value)
-    try:
-        return json.dumps(value, ensure_ascii=False)  # TOML takes any Unicode, not JSON's surrogate escapes
-    except TypeError:
-        raise ReproError(f"overrides: {key}: {value!r} is not a value a spec field can take") from None
-
-
 def _print(message: str) -> None:
     print(message, flush=True)
 
@@ -76,7 +59,7 @@ def spec(name: str, *, seed: int | None = None, overrides: Mapping[str, Any] | N
     `overrides` maps dotted fields to values, e.g. {"labels.red.scale": 0.07}, as `--set` does."""
     if not isinstance(name, str):
         raise ReproError(f"spec: the experiment must be a name or a path, not {type(name).__name__}")
-    items = [f"{k}={_toml_value(k, v)}" for k, v in (overrides or {}).items()]
+    items = [f"{k}={override_text(k, v)}" for k, v in (overrides or {}).items()]
     return load_spec(name, items, seed=seed)
 
 
@@ -401,7 +384,7 @@ class Run:
         from repro.config.spec import replace
         from repro.store import keys
 
-        changed = replace(self.spec, [f"{k}={_toml_value(k, v)}" for k, v in overrides.items()])
+        changed = replace(self.spec, [f"{k}={override_text(k, v)}" for k, v in overrides.items()])
         if keys.training_inputs(changed) != keys.training_inputs(self.spec):
             moved = ", ".join(keys.what_changed(keys.training_inputs(self.spec), keys.training_inputs(changed)))
             raise ReproError(f"overrides: {moved} would train another model; give them to repro.run instead")
@@ -489,6 +472,16 @@ class Sweep:
         result = load(where)
         assert isinstance(result, Run)
         return result
+
+    def plot(self):
+        """The report's sweep figure: each objective over the seeds, and the score against each
+        minimised loss; the selected seed is a star, the rest of the Pareto front filled dots."""
+        from repro.report import plots as FG
+        from repro.report.figures import sweep_axis_names
+
+        axes = sweep_axis_names(self.summary["objectives"]["minimize"])
+        return _shown(FG.sweep(list(self.summary["runs"]), axes, set(axes) - {"score"}, self.selected_seed,
+                               self.pareto))
 
     def __repr__(self) -> str:
         return (f"Sweep({self.experiment}: {len(self.seeds)} seeds, Pareto front of {len(self.pareto)}, "

@@ -16,10 +16,12 @@ from __future__ import annotations
 import difflib
 import json
 import math
+import numbers
 import re
 import tomllib
 import unicodedata
 import warnings
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
@@ -190,6 +192,20 @@ class Spec(Strict):
         if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
             raise SpecError(f"seed: must be an integer in 0..2^63-1, got {seed!r}")
         return self.model_copy(update={"seed": seed})
+
+    def replace(self, overrides: Mapping[str, Any] | None = None, /, **fields: Any) -> Spec:
+        """Another spec from this one, checked whole (specs never change in place): dotted keys to
+        values, e.g. spec.replace({"labels.red.scale": 0.16, "schedule.anchor.750": 0.5}), or
+        top-level fields by name, e.g. spec.replace(seed=3). Warns (IneffectiveOverride) when a
+        change cannot change the model."""
+        items = {**(overrides or {}), **fields}
+        if not items:
+            return self
+        return replace(self, [f"{k}={override_text(k, v)}" for k, v in items.items()])
+
+    def to_toml(self) -> str:
+        """The resolved spec as TOML: what a result's spec.toml holds, and what `repro show` prints."""
+        return to_toml(self)
 
     def problems(self, spec: Any = None) -> Problems:
         """Checks across fields (the schema checks each field alone); a whole spec is its own
@@ -511,6 +527,24 @@ def load_stored_spec(spec_file: Path, dopesheet_file: Path, name: str) -> Spec:
     dopesheet.csv of its trained model (the spec's `dopesheet` names the original file)."""
     spec = validate(_read_toml(spec_file), str(spec_file))
     return _with_schedule(spec, str(spec_file), dopesheet_file, name, str(spec_file))
+
+
+def override_text(key: str, value: Any) -> str:
+    """A Python value as the TOML text of an override, as --set takes it (TOML has no null, so
+    None is refused)."""
+    if value is None or isinstance(value, (dict, set)) or (isinstance(value, float) and value != value):
+        raise SpecError(f"overrides: {key}: {value!r} is not a value a spec field can take "
+                         "(give a number, a string, true/false or a list of them)")
+    if isinstance(value, tuple):
+        value = list(value)
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        value = int(value)  # numpy integers too
+    elif isinstance(value, numbers.Real) and not isinstance(value, bool):
+        value = float(value)
+    try:
+        return json.dumps(value, ensure_ascii=False)  # TOML takes any Unicode, not JSON's surrogate escapes
+    except TypeError:
+        raise SpecError(f"overrides: {key}: {value!r} is not a value a spec field can take") from None
 
 
 def replace(spec: Spec, overrides: list[str]) -> Spec:

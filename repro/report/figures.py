@@ -16,7 +16,7 @@ import hashlib
 import json
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -95,9 +95,10 @@ def concept_label(spec, iv) -> str:
     return rf"$\mathrm{{sim}}_\mathrm{{{concept}}}^{{{iv.selectivity_power:g}}}$"
 
 
-def sweep_axis_names(e: Experiment) -> dict[str, str]:
-    """The paper's names for the sweep's axes: R^2, L_recon, L_concept."""
-    losses = [m for m in e.spec.sweep.minimize if m != "val_recon"]
+def sweep_axis_names(minimize: Sequence[str]) -> dict[str, str]:
+    """The paper's names for a sweep's axes (the score and the losses it minimised): R^2,
+    L_recon, L_concept."""
+    losses = [m for m in minimize if m != "val_recon"]
     names = {"score": "$R^2$ (selectivity)", "val_recon": r"$\mathcal{L}_\mathrm{recon}$"}
     for m in losses:
         reg = m.removeprefix("val_")
@@ -186,7 +187,7 @@ def experiment_figures(e: Experiment, paint: Painter) -> dict:
     result["sweep"] = None
     if e.sweep is not None:
         s = e.sweep
-        axes = sweep_axis_names(e)
+        axes = sweep_axis_names(spec.sweep.minimize)
         shown_sweep = (s["runs"], s["selected_seed"], s["pareto_seeds"], axes)
         result["sweep"] = paint(stem(spec.name, "sweep"), shown_sweep, lambda: FG.sweep(
             s["runs"], axes, set(axes) - {"score"}, s["selected_seed"], s["pareto_seeds"]))

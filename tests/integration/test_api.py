@@ -71,6 +71,8 @@ def test_a_sweep_and_a_verification_as_tables(results_tmp, tmp_path_factory, mon
     sw = repro.sweep(QUICK, seeds=range(3), jobs=1, executor="inline", progress=False)
     assert sw.seeds == [0, 1, 2] and sw.selected_seed in sw.pareto and len(sw.runs) == 3
     assert sw.selected.seed == sw.selected_seed and repro.load(sw.path).summary == sw.summary
+    figure = sw.plot()  # the report's sweep figure: a panel per objective, and score against each loss
+    assert len(figure.axes) == 1 + 2 * len(sw.summary["objectives"]["minimize"])
     registry = tmp_path_factory.mktemp("registry")
     (registry / "numbers.toml").write_text(
         f'[[number]]\nid = "quick.score"\nsource = "a test"\nexperiment = "{QUICK}"\n'

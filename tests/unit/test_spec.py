@@ -294,3 +294,15 @@ def test_specs_are_immutable_all_the_way_down():
         with pytest.raises(TypeError):
             again.regularizers["anchor"].labels["red"] = 0.0
     assert type(spec.model_dump()["regularizers"]["anchor"]["labels"]) is dict  # plain data out
+
+
+def test_a_spec_is_changed_by_a_checked_copy():
+    spec = load_spec("ex-2.4.1")
+    more = spec.replace({"labels.red.scale": 0.16, "schedule.anchor.750": 0.5}, seed=3)
+    assert (more.seed, more.labels["red"].scale, more.schedule) == (3, 0.16, {"anchor": {"750": 0.5}})
+    assert spec.labels["red"].scale != 0.16 and spec.seed != 3 and more.name == spec.name  # the original stays
+    assert spec.replace() is spec and spec.to_toml() == to_toml(spec)
+    with pytest.raises(SpecError, match="labels.red.scale"):
+        spec.replace({"labels.red.scale": "much"})
+    with pytest.raises(SpecError, match="seed"):
+        spec.replace(seed=-1)
