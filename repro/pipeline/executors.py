@@ -19,6 +19,7 @@ import logging
 import multiprocessing
 import os
 import signal
+import sys
 import warnings
 import threading
 import time
@@ -146,6 +147,20 @@ def _spawned_while_importing() -> bool:
     return bool(getattr(multiprocessing.current_process(), "_inheriting", False))
 
 
+# After a driver is killed (kill -9, a closed terminal), multiprocessing's resource tracker, a
+# child that outlives it, unlinks the semaphores the driver's queues held and then warns, two
+# lines on the user's terminal seconds later ("There appear to be 5 leaked semaphore objects to
+# clean up at shutdown"). The cleanup is the point and still happens; the warning is noise. The
+# tracker is started with this interpreter's -W options, so the filter reaches it if it is set
+# before the first queue starts it.
+TRACKER_QUIET = "ignore::UserWarning:multiprocessing.resource_tracker"
+
+
+def _quiet_resource_tracker() -> None:
+    if TRACKER_QUIET not in sys.warnoptions:
+        sys.warnoptions.append(TRACKER_QUIET)
+
+
 class LocalExecutor(ProcessPoolExecutor):
     """Worker processes on this machine (spawned: forking a process whose torch thread pools
     have started can hang), and a queue the workers report their progress on."""
@@ -155,6 +170,7 @@ class LocalExecutor(ProcessPoolExecutor):
             # A worker re-running its parent's unguarded script: one line on its stderr, and it
             # exits; the parent says the same as a ReproError.
             raise SystemExit(f"error: {NO_MAIN_GUARD}")
+        _quiet_resource_tracker()
         self._ctx = multiprocessing.get_context("spawn")
         super().__init__(max_workers=jobs, mp_context=self._ctx, initializer=_worker_init, initargs=(os.getpid(),))
         self.jobs = jobs
@@ -219,6 +235,7 @@ def make_executor(name: str, jobs: int | None = None, scheduler: str | None = No
             # Its scheduler serves HTTP (health checks) even without a dashboard, on port 8787 or,
             # when another cluster holds that port, on another one with a UserWarning on stderr
             # (seen as a test's first progress line under load): nobody here uses that port.
+            _quiet_resource_tracker()
             with _ctrl_c_ignored(), warnings.catch_warnings():
                 warnings.filterwarnings("ignore", message=r"Port \d+ is already in use", category=UserWarning)
                 cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
