@@ -137,7 +137,7 @@ def _worker_init(parent: int) -> None:
 
 
 NO_MAIN_GUARD = ("local workers are spawned processes that import the calling script, and this script "
-                 "starts a sweep when imported: call it under `if __name__ == \"__main__\":` (or use "
+                 "starts repro's work when imported: call it under `if __name__ == \"__main__\":` (or use "
                  "executor=\"inline\")")
 
 

@@ -15,6 +15,7 @@ import math
 import statistics
 import time
 from concurrent.futures import FIRST_COMPLETED, wait
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 from repro.store import keys
@@ -26,7 +27,7 @@ from repro.base.progress import Log, Progress
 from repro.store.records import Metrics, SweepSummary, TrainingRecord
 from repro.config.spec import Spec, parse_seeds  # noqa: F401  (parse_seeds: part of this module's API)
 from repro.method.model import SphericalAutoencoder, from_bytes, to_bytes
-from repro.pipeline.executors import Workers
+from repro.pipeline.executors import NO_MAIN_GUARD, Workers
 
 # Seeds per batched worker task. Each step has a fixed cost (vmap's transforms, ~4.5 ms) besides
 # each seed's share (~0.3 ms): on intel-avx512, ex-2.9.1 costs 0.96 s a seed in chunks of 15,
@@ -351,7 +352,12 @@ def evaluate_all(spec: Spec, seeds: list[int], executor: Workers | None = None, 
         futures = [ex.submit(evaluate_chunk, spec, [(s, to_bytes(todo[s].model)) for s in chunk])
                    for chunk in chunks(order, jobs, size=10)]
         for fut in futures:
-            for item in fut.result():
+            try:
+                items = fut.result()
+            except BrokenProcessPool:  # above all, workers that re-ran an unguarded script and exited
+                raise ReproError(f"the workers evaluating {spec.name}'s seeds died before they were done (the evaluations "
+                                 f"finished so far are cached). If a script called this: {NO_MAIN_GUARD}") from None
+            for item in items:
                 s = item["seed"]
                 out[s] = store_evaluation(spec.with_seed(s), todo[s], item["evaluation"], item["score"], item["eval_s"])
     finally:

@@ -226,3 +226,31 @@ def test_a_runs_spec_is_refused_when_its_schedule_is_not_its_models(results_tmp,
     assert b.metrics["training_key"] == a.metrics["training_key"] and b.path != a.path
     with pytest.raises(ReproError, match="schedule the model was trained with"):
         _ = repro.load(b.path).spec
+
+
+def test_a_script_that_verifies_on_local_workers_without_a_guard_is_told_what_to_do(tmp_path):
+    # verify evaluates every seed of a cached sweep on local workers (for the claims); a worker
+    # that re-runs the unguarded script exits, and the script used to end in 39 lines and a
+    # BrokenProcessPool.
+    experiments = tmp_path / "experiments"
+    experiments.mkdir()
+    for f in [*(ROOT / "experiments").iterdir(), SPECS / "quick.csv"]:
+        (experiments / f.name).write_bytes(f.read_bytes())
+    (experiments / "quick.toml").write_text((SPECS / "quick.toml").read_text() + '\n[sweep]\nseeds = "0-1"\n')
+    registry = tmp_path / "registry"
+    registry.mkdir()
+    (registry / "claims.toml").write_text(
+        '[[claim]]\nid = "quick.scored"\nclaim = "Every seed scores"\nsource = "a test"\nexperiments = ["quick"]\n'
+        'predicate = "{score} >= 0"\nvalue = "{score}"\npublished = "(none)"\nthreshold = "any"\n')
+    env = {**os.environ, "REPRO_RESULTS": str(tmp_path / "results"), "REPRO_EXPERIMENTS": str(experiments),
+           "REPRO_REGISTRY": str(registry), "PYTHONPATH": str(ROOT)}
+    warm = subprocess.run([sys.executable, "-c", "import repro; repro.sweep('quick', executor='inline', progress=False)"],
+                          capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
+    assert warm.returncode == 0, warm.stderr[-2000:]
+    script = tmp_path / "script.py"
+    script.write_text('import repro\nprint(repro.verify(["quick"], progress=False))\n')
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, cwd=tmp_path,
+                         timeout=300)
+    assert out.returncode != 0
+    assert 'if __name__ == "__main__":' in out.stderr.strip().splitlines()[-1], out.stderr[-2000:]
+    assert "BrokenProcessPool" not in out.stderr, out.stderr[-2000:]
