@@ -79,8 +79,8 @@ def run(experiment: str | Spec, *, seed: int | None = None, overrides: Mapping[s
     from repro.pipeline.runner import run_one
 
     s = _spec_of(experiment, seed, overrides)
-    path, metrics, reused = run_one(s, force=force, progress=ProgressLine(f"{s.name} seed {s.seed}", enabled=progress),
-                                    log=log)
+    with ProgressLine(f"{s.name} seed {s.seed}", enabled=progress) as bar:
+        path, metrics, reused = run_one(s, force=force, progress=bar, log=log)
     return Run(path, MappingProxyType(metrics), reused)
 
 
@@ -198,8 +198,8 @@ def sweep(experiment: str | Spec, *, seeds: Iterable[int] | None = None, overrid
     if log is None and progress:
         log = _print
     with running(executor, jobs, scheduler, log=log) as ex:
-        bar = ProgressLine(f"{s.name} sweep", enabled=progress, unit="seeds trained")
-        path, summary = run_sweep(s, chosen, executor=ex, progress=bar, log=log, chunk_size=chunk or CHUNK)
+        with ProgressLine(f"{s.name} sweep", enabled=progress, unit="seeds trained") as bar:
+            path, summary = run_sweep(s, chosen, executor=ex, progress=bar, log=log, chunk_size=chunk or CHUNK)
     return Sweep(path, MappingProxyType(summary))
 
 
@@ -254,7 +254,8 @@ def _swatch(hex_: str) -> str:
 @dataclass(frozen=True, repr=False)
 class Run:
     """One seed's result: its evaluation folder and metrics.json (read-only), with typed views;
-    `reused`: whether the model came from the cache rather than being trained just now."""
+    `reused` (from repro.run only; False for repro.load): whether run() found the model in the
+    cache rather than training it."""
 
     path: Path
     metrics: Mapping[str, Any]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import html
+import math
 import sys
 import time
 from collections.abc import Iterator
@@ -16,9 +17,11 @@ import click
 
 def _jupyter() -> bool:
     """Whether this process is a Jupyter kernel (its stderr is no terminal, but can update in place)."""
-    shell = sys.modules.get("IPython")
-    get = getattr(shell, "get_ipython", None)
-    return get is not None and type(get()).__name__ == "ZMQInteractiveShell"
+    zmqshell = sys.modules.get("ipykernel.zmqshell")
+    ipython = sys.modules.get("IPython")
+    if zmqshell is None or ipython is None:
+        return False
+    return isinstance(ipython.get_ipython(), zmqshell.ZMQInteractiveShell)  # Colab's shell is a subclass
 
 
 class ProgressLine:
@@ -30,13 +33,15 @@ class ProgressLine:
         self.tty = sys.stderr.isatty()
         self.last_print = -1.0
         self._handle: Any = None  # Jupyter's display handle, made on first use
+        self._open = False  # a terminal line is drawn and not yet ended
 
     def text(self, done: float, total: float, note: str = "") -> str:
         """The line shown: label, bar, units done, note and elapsed seconds."""
         width = 24
         frac = done / total if total else 1.0
         fill = int(width * frac)
-        count = f"{done:.0f}" if abs(done - round(done)) < 1e-6 else f"{done:.1f}"
+        # floored, so that work not yet finished never reads as finished ("29.99" as "29.9")
+        count = f"{done:.0f}" if abs(done - round(done)) < 1e-6 else f"{math.floor(done * 10) / 10:.1f}"
         return (f"{self.label} [{'#' * fill}{'.' * (width - fill)}] {count}/{total:.0f} {self.unit}"
                 + (f"  {note}" if note else "") + f"  {time.perf_counter() - self.t0:.1f}s")
 
@@ -54,7 +59,24 @@ class ProgressLine:
             return
         self.last_print = now
         line = self.text(done, total, note)
-        click.echo(("\r" if self.tty else "") + line + ("\n" if final or not self.tty else ""), err=True, nl=False)
+        # In a terminal the line is redrawn in place, and cleared to its end (a shorter line would
+        # leave the tail of the longer one before it).
+        click.echo(("\r" if self.tty else "") + line + ("\x1b[K" if self.tty else "")
+                   + ("\n" if final or not self.tty else ""), err=True, nl=False)
+        self._open = self.tty and not final
+
+    def __enter__(self) -> ProgressLine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """End a terminal line left unfinished (work that stopped early), so that what is printed
+        next starts on a line of its own."""
+        if self._open:
+            click.echo("", err=True)
+            self._open = False
 
     def _show(self, done: float, total: float, note: str) -> None:
         from IPython.display import HTML, display

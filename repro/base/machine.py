@@ -122,7 +122,10 @@ def _deterministic(mode: bool, warn_only: bool = False) -> None:
 
 
 def git_sha(root: Path) -> str | None:
-    """The checked-out commit of `root`, or None outside a git checkout."""
+    """The checked-out commit of `root`, or None outside a git checkout (an installed repro's
+    folder may lie inside someone else's repository: only `root`'s own .git counts)."""
+    if not (root / ".git").exists():
+        return None
     try:
         out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5)
         return out.stdout.strip() or None

@@ -21,8 +21,21 @@ from functools import cache
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-# A checkout (or an editable install of one): the package sits beside its pyproject.toml.
-CHECKOUT = (ROOT / "pyproject.toml").is_file() and (ROOT / "repro" / "base" / "paths.py").is_file()
+
+
+def _is_checkout(root: Path) -> bool:
+    """A checkout (or an editable install of one): the package sits beside repro's own
+    pyproject.toml and its experiments/ folder."""
+    import tomllib
+
+    try:
+        name = tomllib.loads((root / "pyproject.toml").read_text()).get("project", {}).get("name")
+    except (OSError, ValueError):
+        return False
+    return name == "repro" and (root / "experiments").is_dir()
+
+
+CHECKOUT = _is_checkout(ROOT)
 SHIPPED = ("experiments", "registry")  # installed with the wheel (pyproject.toml: data-files)
 
 
@@ -32,9 +45,14 @@ def _installed(folder: str) -> Path | None:
     from importlib.metadata import PackageNotFoundError, distribution
 
     try:
-        files = distribution("repro").files or []
+        files = distribution("repro").files
     except PackageNotFoundError:
         return None
+    if files is None:  # an install without a RECORD: where pip puts data files by default
+        import sysconfig
+
+        guess = Path(sysconfig.get_path("data")) / "share" / "repro" / folder
+        return guess if guess.is_dir() else None
     for f in files:
         parts = f.parts
         for i in range(len(parts) - 2):
@@ -82,3 +100,11 @@ def figures_dir() -> Path:
 def tables_dir() -> Path:
     """The report's generated tables (REPRO_TABLES, else tables/)."""
     return _folder("REPRO_TABLES", "tables")
+
+
+def folder_environment() -> dict[str, str]:
+    """The REPRO_* variables that give a child process this process's folders, as absolute paths
+    (a child started in another working directory would otherwise find others)."""
+    folders = {"REPRO_EXPERIMENTS": experiments_dir(), "REPRO_REGISTRY": registry_dir(), "REPRO_RESULTS": results_dir(),
+               "REPRO_PAPER": paper_dir(), "REPRO_FIGURES": figures_dir(), "REPRO_TABLES": tables_dir()}
+    return {k: str(v.resolve()) for k, v in folders.items()}

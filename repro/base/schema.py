@@ -70,6 +70,15 @@ class Strict(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
+    def model_copy(self, *, update: Any = None, deep: bool = False) -> Any:
+        """A copy (pydantic's), with any updated dicts and lists frozen like the rest. An update
+        is not checked: specs change through Spec.replace or with_seed, which check."""
+        copy = super().model_copy(update=update, deep=deep)
+        for name in update or {}:
+            if name in type(self).model_fields:
+                copy.__dict__[name] = frozen(copy.__dict__[name])
+        return copy
+
     @model_validator(mode="after")
     def _freeze(self) -> Any:
         for name in type(self).model_fields:

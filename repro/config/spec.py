@@ -196,12 +196,15 @@ class Spec(Strict):
     def replace(self, overrides: Mapping[str, Any] | None = None, /, **fields: Any) -> Spec:
         """Another spec from this one, checked whole (specs never change in place): dotted keys to
         values, e.g. spec.replace({"labels.red.scale": 0.16, "schedule.anchor.750": 0.5}), or
-        top-level fields by name, e.g. spec.replace(seed=3). Warns (IneffectiveOverride) when a
-        change cannot change the model."""
+        top-level values by name, e.g. spec.replace(seed=3) (a table is changed key by key, through
+        its dotted keys). Warns (IneffectiveOverride) when a change cannot change the model."""
+        if overrides is not None and not isinstance(overrides, Mapping):
+            raise SpecError(f"replace: overrides map dotted keys to values, e.g. {{'labels.red.scale': 0.16}}; "
+                            f"got {type(overrides).__name__}")
         items = {**(overrides or {}), **fields}
         if not items:
             return self
-        return replace(self, [f"{k}={override_text(k, v)}" for k, v in items.items()])
+        return replace(self, [f"{k}={override_text(k, v)}" for k, v in items.items()], stacklevel=3)
 
     def to_toml(self) -> str:
         """The resolved spec as TOML: what a result's spec.toml holds, and what `repro show` prints."""
@@ -547,7 +550,7 @@ def override_text(key: str, value: Any) -> str:
         raise SpecError(f"overrides: {key}: {value!r} is not a value a spec field can take") from None
 
 
-def replace(spec: Spec, overrides: list[str]) -> Spec:
+def replace(spec: Spec, overrides: list[str], stacklevel: int = 2) -> Spec:
     """Another spec from this one: `overrides` as `--set` takes them, checked whole, with the
     same dopesheet file (schedule overrides included)."""
     pairs = [parse_override(o) for o in overrides]
@@ -555,7 +558,7 @@ def replace(spec: Spec, overrides: list[str]) -> Spec:
         raise SpecError("--set dopesheet: another spec with another dopesheet is a new spec: load it with load_spec")
     changed = validate(apply_overrides(spec.model_dump(), pairs), "--set")
     for message in _ineffective(spec, changed, pairs):
-        warnings.warn(message, IneffectiveOverride, stacklevel=2)
+        warnings.warn(message, IneffectiveOverride, stacklevel=stacklevel)
     return _with_schedule(changed, f"{spec.source} with --set", Path(spec.sheet.source), spec.name, spec.source)
 
 

@@ -154,9 +154,10 @@ class Intervened:
 
 
 def intervened(spec, model: SphericalAutoencoder) -> dict[str, Intervened]:
-    """The baseline and each of the spec's interventions, in spec order. One generator per
-    evaluation, seeded with the spec's seed, is shared by the interventions in that order: the
-    one rule for what an intervention may draw (the report's figures use it too)."""
+    """The baseline and each of the spec's interventions, in spec order, sharing one generator
+    seeded with the spec's seed (the report's figures and Run.plot apply them through this too).
+    What an intervention draws from it (repulsion's fallback direction, for latents exactly at
+    the concept; never the case in the paper's runs) follows the order its map is called in."""
     g = _generator(spec.seed)
     sets = {"baseline": Intervened(model, None)}
     for name, iv in spec.interventions.items():

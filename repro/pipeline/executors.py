@@ -151,14 +151,23 @@ def _spawned_while_importing() -> bool:
 # child that outlives it, unlinks the semaphores the driver's queues held and then warns, two
 # lines on the user's terminal seconds later ("There appear to be 5 leaked semaphore objects to
 # clean up at shutdown"). The cleanup is the point and still happens; the warning is noise. The
-# tracker is started with this interpreter's -W options, so the filter reaches it if it is set
-# before the first queue starts it.
+# tracker is started with this interpreter's -W options: the filter is set for the moment it
+# starts (here, before the first queue would start it), and taken back, so that nothing else in
+# the caller's process or its later children changes. A tracker already running is left as it is.
 TRACKER_QUIET = "ignore::UserWarning:multiprocessing.resource_tracker"
 
 
 def _quiet_resource_tracker() -> None:
-    if TRACKER_QUIET not in sys.warnoptions:
+    from multiprocessing import resource_tracker
+
+    added = TRACKER_QUIET not in sys.warnoptions
+    if added:
         sys.warnoptions.append(TRACKER_QUIET)
+    try:
+        resource_tracker.ensure_running()
+    finally:
+        if added:
+            sys.warnoptions.remove(TRACKER_QUIET)
 
 
 class LocalExecutor(ProcessPoolExecutor):

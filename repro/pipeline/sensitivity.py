@@ -101,9 +101,12 @@ def cached(spec: Spec, sweep: bool = False) -> dict | None:
 
 def _variant_env(v: Variant | None) -> dict[str, str]:
     """The environment of a variant's process: this one's, without any variant's variables,
-    plus the variant's own."""
+    plus the variant's own, and this process's folders as absolute paths (its working directory
+    is another, and an installed repro takes its default folders from the working directory)."""
+    from repro.base.paths import folder_environment
+
     env = {k: val for k, val in os.environ.items() if k not in {k2 for var in VARIANTS for k2 in var.env}}
-    return {**env, **(v.env if v else {})}
+    return {**env, **folder_environment(), **(v.env if v else {})}
 
 
 @dataclass(frozen=True)

@@ -51,8 +51,8 @@ class Workspace:
 
         def make():
             spec = self.spec(experiment)
-            progress = ProgressLine(f"{experiment} seed {spec.seed}") if self.log else None
-            return run_one(spec, progress=progress, log=self.log)[1]
+            with ProgressLine(f"{experiment} seed {spec.seed}", enabled=self.log is not None) as line:
+                return run_one(spec, progress=line, log=self.log)[1]
 
         return self._get(("run", experiment), make)
 
@@ -66,8 +66,8 @@ class Workspace:
         from repro.pipeline.sweep import run_sweep
 
         with running("local", self.jobs) as ex:
-            bar = ProgressLine(f"{experiment} sweep", unit="seeds trained") if self.log else None
-            return run_sweep(self.spec(experiment), executor=ex, progress=bar, log=self.log)[1]
+            with ProgressLine(f"{experiment} sweep", enabled=self.log is not None, unit="seeds trained") as bar:
+                return run_sweep(self.spec(experiment), executor=ex, progress=bar, log=self.log)[1]
 
     def scope(self, experiment: str, scope: str) -> Mapping[str, Any]:
         """The result a registry path's scope names: the run, the sweep, every seed or the spec."""

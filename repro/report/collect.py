@@ -150,13 +150,15 @@ def collect(layout: Layout, jobs: int | None = None, log: Log = print) -> dict[s
             summary = None
             seed = spec.seed
             if lay.sweep:
-                _, summary = run_sweep(spec, executor=executor, progress=ProgressLine(f"{name} sweep", unit="seeds trained"), log=log)
+                with ProgressLine(f"{name} sweep", unit="seeds trained") as bar:
+                    _, summary = run_sweep(spec, executor=executor, progress=bar, log=log)
                 seed = summary["selected_seed"]
                 if seed != spec.seed:
                     log(f"warning: {name}: the sweep selected seed {seed}, but the spec's seed is {spec.seed}; "
                         f"the report shows seed {seed}")
             selected = spec.with_seed(seed)
-            path, metrics, _ = run_one(selected, progress=ProgressLine(f"{name} seed {seed}"), log=log)
+            with ProgressLine(f"{name} seed {seed}") as line:
+                path, metrics, _ = run_one(selected, progress=line, log=log)
             training = read_training_record(path.parent)
             out[name] = Experiment(lay, selected, metrics, path, training, summary)
     return out

@@ -78,4 +78,4 @@ class SweepSummary(TypedDict):
     runs: list[dict[str, Any]]  # a row per seed: seed, score, val_*, labels/*, runtime_s, model_sha256, ...
     selected_result: NotRequired[str]  # the selected seed's evaluation folder
     selected_score: NotRequired[float]
-    timings: NotRequired[dict[str, float]]
+    timings: NotRequired[dict[str, float]]  # total_s; trained and cached (counts)

@@ -21,3 +21,21 @@ def test_a_part_timed_inside_a_stage_gets_its_own_line_and_leaves_the_rest():
     lines = s.table().splitlines()
     assert lines[1].startswith("noise bands") and lines[-1].startswith("total")
     assert set(s.as_json()["stages_s"]) == {"verification", "noise bands", "LaTeX"}
+
+
+def test_a_terminal_progress_line_is_redrawn_cleanly_and_ended(capsys, monkeypatch):
+    import sys
+
+    from repro.base.display import ProgressLine
+
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    with ProgressLine("sweep", unit="seeds trained") as line:
+        line(1.5, 6, "0 cached, about 100s left")
+        line(29.99, 30, "29 cached")  # not finished: never shown as 30
+    err = capsys.readouterr().err
+    assert err.count("\r") == 2 and err.count("\x1b[K") == 2  # each redraw clears the longer line before it
+    assert "29.9/30" in err and "30/30" not in err
+    assert err.endswith("\n")  # left unfinished (work that stopped early), the line is still ended
+    with ProgressLine("run") as done:
+        done(201, 201, "loss 1e-3")
+    assert capsys.readouterr().err.count("\n") == 1  # a finished line is ended once

@@ -121,3 +121,16 @@ def test_a_dask_scheduler_that_never_answers_or_is_no_scheduler_is_one_line_in_b
         executors.make_executor("dask", scheduler=f"tcp://127.0.0.1:{server.getsockname()[1]}")
     assert time.monotonic() - t0 < 1 + 5 + 3
     server.close()
+
+
+def test_noise_band_processes_get_this_processs_folders(tmp_path, monkeypatch):
+    # They run in another working directory; an installed repro takes its default folders from
+    # the working directory, and a relative REPRO_RESULTS is read against it.
+    from repro.pipeline.sensitivity import VARIANTS, _variant_env
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("REPRO_RESULTS", "my-results")
+    env = _variant_env(VARIANTS[0])
+    assert env["REPRO_RESULTS"] == str(tmp_path / "my-results")
+    assert env["REPRO_EXPERIMENTS"].startswith("/") and env["REPRO_REGISTRY"].startswith("/")
+    assert {k: env[k] for k in VARIANTS[0].env} == VARIANTS[0].env
