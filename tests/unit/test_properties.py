@@ -7,6 +7,7 @@ new inputs come with a new Hypothesis, or a change to the strategies)."""
 
 import math
 import string
+import time
 import tomllib
 import warnings
 
@@ -15,7 +16,7 @@ from hypothesis import strategies as st
 
 from repro.base.errors import IneffectiveOverride, ReproError, SpecError
 from repro.config.dopesheet import parse_dopesheet
-from repro.config.spec import load_spec, parse_override, validate
+from repro.config.spec import load_spec, parse_override, parse_seeds, validate
 from repro.fidelity.expr import ExpressionError, check_syntax, value_of
 
 PROPERTY = settings(max_examples=150, derandomize=True, deadline=None,
@@ -143,3 +144,22 @@ def test_any_registry_expression_is_valued_or_refused(expr):
     except ReproError:
         return
     assert isinstance(value, (bool, int, float))
+
+
+SEED_TEXT = st.one_of(TEXT, st.lists(st.one_of(
+    st.integers(0, 2**64).map(str), st.tuples(st.integers(0, 2**63), st.integers(0, 2**63)).map(lambda t: f"{t[0]}-{t[1]}"),
+    st.tuples(st.integers(0, 200), st.integers(0, 200)).map(lambda t: f"{t[0]}-{t[1]}"), st.sampled_from(["", " ", "-", "a"])),
+    min_size=1, max_size=5).map(",".join))
+
+
+@PROPERTY
+@given(SEED_TEXT)
+def test_any_seed_list_is_read_or_refused_in_one_line_and_quickly(text):
+    t0 = time.perf_counter()
+    try:
+        seeds = parse_seeds(text)
+    except SpecError as e:
+        assert "\n" not in str(e).strip()
+    else:
+        assert seeds == sorted(set(seeds)) and 0 < len(seeds) <= 100_000 and 0 <= seeds[0] and seeds[-1] < 2**63
+    assert time.perf_counter() - t0 < 5  # a huge range is refused before it is built
