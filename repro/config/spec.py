@@ -399,14 +399,28 @@ def _flatten(d: dict, prefix: str = "") -> dict[str, Any]:
     return out
 
 
+def shown(text: str, most: int = 80) -> str:
+    """User text as an error message may quote it: control characters escaped (they would move
+    or recolour the terminal), and at most `most` characters."""
+    safe = "".join(c.encode("unicode_escape").decode() if unicodedata.category(c) == "Cc" else c for c in text)
+    return safe if len(safe) <= most else safe[:most - 3] + "..."
+
+
+MAX_KEY = 200  # characters in a dotted key; spec keys are a few dozen
+
+
 def parse_override(item: str) -> tuple[str, Any]:
     """One `--set key=value` override as (dotted key, TOML value)."""
     if "=" not in item:
-        raise SpecError(f"--set {item!r}: expected dotted.key=value")
+        raise SpecError(f"--set {shown(repr(item))}: expected dotted.key=value")
     key, text = item.split("=", 1)
     key, text = key.strip(), text.strip()
+    if len(key) > MAX_KEY:
+        raise SpecError(f"--set {shown(key)}: a key of {len(key):,} characters; keys are dotted field names "
+                        "(repro show EXPERIMENT lists them)")
     if any(unicodedata.category(c) == "Cc" for c in item):
-        raise SpecError(f"--set {key}: the value holds a line break or control character; give one value per --set")
+        raise SpecError(f"--set {shown(key)}: the key or value holds a line break or control character; give one "
+                        "value per --set")
     try:
         value = tomllib.loads(f"v = {text}")["v"]
     except tomllib.TOMLDecodeError:

@@ -9,6 +9,7 @@ import math
 import string
 import time
 import tomllib
+import unicodedata
 import warnings
 
 from hypothesis import HealthCheck, given, settings
@@ -35,13 +36,18 @@ VALUES = st.one_of(st.integers(), st.floats(allow_nan=True, allow_infinity=True)
                    st.integers(0, 64), st.floats(0, 2), st.sampled_from([[1.0, 0.0, 0.0, 0.0], [0], [1, 2]]))
 
 
+SET_TEXT = st.one_of(TEXT, st.tuples(st.one_of(st.sampled_from(KEYS), TEXT, st.text(min_size=200, max_size=300)), TEXT)
+                     .map(lambda kv: f"{kv[0]}={kv[1]}"))
+
+
 @PROPERTY
-@given(TEXT)
+@given(SET_TEXT)
 def test_any_set_text_is_parsed_or_refused_in_one_line(text):
     try:
         key, _ = parse_override(text)
-    except SpecError as e:
-        assert "\n" not in str(e).strip()
+    except SpecError as e:  # one line that quotes the input safely: no control character, bounded
+        assert "\n" not in str(e).strip() and not any(unicodedata.category(c) == "Cc" for c in str(e))
+        assert len(str(e)) < 400
     else:
         assert key == text.split("=", 1)[0].strip()
 
@@ -55,6 +61,7 @@ def test_any_override_gives_a_checked_spec_or_one_line(key, value):
             changed = SPEC.replace({key: value})
         except SpecError as e:
             assert str(e).strip() and "\n" not in str(e).strip()
+            assert not any(unicodedata.category(c) == "Cc" for c in str(e)), repr(str(e))
             return
     # what came back was checked whole, and the TOML a result stores of it (spec.toml) reads back
     # as the same spec
