@@ -3,6 +3,7 @@ workers behind, and a sweep killed at any moment resumes to the same summary."""
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -105,7 +106,8 @@ def test_ctrl_c_just_after_training_still_exits_130(tmp_path):
     CPython die of SIGINT (-2) after printing "interrupted"."""
     proc = start_sweep(tmp_path, "--seeds", "0-3", "--jobs", "2")
     line = ""
-    while "4/4 seeds trained" not in line:
+    # all four trained and cached: "4/4 seeds trained", not a fraction in flight such as "1.4/4"
+    while not re.search(r"(?<![\d.])4/4 seeds trained", line):
         line = proc.stderr.readline()
         assert line, "the sweep ended without reporting 4/4"
     os.killpg(proc.pid, signal.SIGINT)
