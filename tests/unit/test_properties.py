@@ -11,6 +11,7 @@ import time
 import tomllib
 import unicodedata
 import warnings
+from datetime import timedelta
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -20,7 +21,9 @@ from repro.config.dopesheet import parse_dopesheet
 from repro.config.spec import load_spec, parse_override, parse_seeds, validate
 from repro.fidelity.expr import ExpressionError, check_syntax, value_of
 
-PROPERTY = settings(max_examples=150, derandomize=True, deadline=None,
+# Each input is answered within 5 s (Hypothesis's deadline; they take milliseconds): a parser that
+# goes quadratic, or builds a huge range before refusing it, fails here.
+PROPERTY = settings(max_examples=150, derandomize=True, deadline=timedelta(seconds=5),
                     suppress_health_check=[HealthCheck.too_slow])
 
 SPEC = load_spec("ex-2.4.1")
