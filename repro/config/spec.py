@@ -31,7 +31,7 @@ from repro.method import interventions
 from repro.method import regularizers
 from repro.method import surgery
 from repro.config.dopesheet import Dopesheet, load_dopesheet, with_keyframe
-from repro.base.errors import IneffectiveOverride, SpecError
+from repro.base.errors import IneffectiveOverride, SpecError, shown
 from repro.base.files import read_text
 from repro.base.paths import experiments_dir
 from repro.base.schema import NAME, NAME_RULE, Problems, Strict, finite, first_problem
@@ -397,13 +397,6 @@ def _flatten(d: dict, prefix: str = "") -> dict[str, Any]:
         if isinstance(v, dict):
             out.update(_flatten(v, key + "."))
     return out
-
-
-def shown(text: str, most: int = 80) -> str:
-    """User text as an error message may quote it: control characters escaped (they would move
-    or recolour the terminal), and at most `most` characters."""
-    safe = "".join(c.encode("unicode_escape").decode() if unicodedata.category(c) == "Cc" else c for c in text)
-    return safe if len(safe) <= most else safe[:most - 3] + "..."
 
 
 MAX_KEY = 200  # characters in a dotted key; spec keys are a few dozen
