@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from repro.base.errors import ReproError
 from repro.base.progress import Log
+from repro.base.files import ensure_writable
 from repro.base.paths import results_dir
 from repro.config.spec import Spec, available, load_spec, override_text
 from repro.store import layout
@@ -79,6 +80,7 @@ def run(experiment: str | Spec, *, seed: int | None = None, overrides: Mapping[s
     from repro.pipeline.runner import run_one
 
     s = _spec_of(experiment, seed, overrides)
+    ensure_writable(results_dir())  # said before any training, not after it
     with ProgressLine(f"{s.name} seed {s.seed}", enabled=progress) as bar:
         path, metrics, reused = run_one(s, force=force, progress=bar, log=log)
     return Run(path, MappingProxyType(metrics), reused)
@@ -179,8 +181,6 @@ def sweep(experiment: str | Spec, *, seeds: Iterable[int] | None = None, overrid
     _check_jobs(jobs)
     if chunk is not None and (not isinstance(chunk, numbers.Integral) or isinstance(chunk, bool) or chunk < 1):
         raise ReproError(f"chunk: a number of seeds >= 1 (or None for {CHUNK}), got {chunk!r}")
-    if executor not in ("local", "inline", "dask"):
-        raise ReproError(f"executor: 'local', 'inline' or 'dask', got {executor!r}")
     if scheduler and executor != "dask":
         raise ReproError(f"scheduler: needs executor='dask' (this sweep uses {executor!r})")
     chosen = None
@@ -195,6 +195,7 @@ def sweep(experiment: str | Spec, *, seeds: Iterable[int] | None = None, overrid
             raise ReproError("seeds: give at least one seed (None means the spec's sweep seeds)")
     from repro.base.display import ProgressLine
 
+    ensure_writable(results_dir())
     if log is None and progress:
         log = _print
     with running(executor, jobs, scheduler, log=log) as ex:
@@ -218,6 +219,7 @@ def verify(experiments: Iterable[str] | None = None, *, quick: bool = False, job
         raise ReproError("experiments: give at least one (None means all)")
     registry = load_registry()
     registry.check_known(names or [])
+    ensure_writable(results_dir())
     if log is None and progress:
         log = _print
     report = V.verify(registry, Workspace(log=log, jobs=jobs), names, quick=quick)

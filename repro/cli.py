@@ -181,7 +181,6 @@ def run(experiment, seed, overrides, force, quiet):
     from repro.config.spec import load_spec
 
     spec = load_spec(experiment, list(overrides), seed=seed)
-    _writable_results()
     result = api.run(spec, force=force, progress=not quiet, log=_log)
     if result.reused:
         click.echo(f"reusing the cached model in {result.path.parent} (use --force to retrain)", err=True)
@@ -214,7 +213,6 @@ def sweep(experiment, seeds, jobs, executor, scheduler, chunk_size, overrides):
     seed_list = parse_seeds(spec.sweep.seeds if seeds is None else seeds)
     if scheduler and executor != "dask":
         raise ReproError(f"--scheduler needs --executor dask (this sweep uses {executor})")
-    _writable_results()
     result = api.sweep(spec, seeds=seed_list, jobs=jobs, executor=executor, scheduler=scheduler, chunk=chunk_size,
                        log=_log)
     from repro.report.terminal import format_sweep
@@ -253,11 +251,8 @@ def verify(experiments, quick, show_all, jobs):
     any FAIL or on a claim that does not behave as registered.
     """
     from repro import api
-    from repro.fidelity.registry import load_registry
     from repro.report.terminal import format_claims, format_counts, format_criteria, format_models, format_table
 
-    load_registry().check_known(list(experiments))  # before anything is run
-    _writable_results()
     result = api.verify(list(experiments) or None, quick=quick, jobs=jobs, log=_log)
     report, path = dict(result.report), result.path
     entries = report["entries"]

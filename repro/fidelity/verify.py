@@ -316,7 +316,8 @@ def _chaotic(checks: list[Check]) -> bool:
 
 
 def verify(registry: Registry, data: Results, experiments: list[str] | None = None, quick: bool = False) -> VerificationReport:
-    """The verification report of the registry (or of some experiments; `quick`: no bands and no claims)."""
+    """The verification report of the registry (or of some experiments; `quick`: the selected runs
+    only, with their noise bands, and no sweep statistics or claims)."""
     entries = [e for e in registry.entries if (not experiments or e.experiment in experiments)
                and not (quick and e.scope in ("sweep", "seeds"))]
     data.prefetch_draws(sorted({e.experiment for e in entries if e.scope in ("run", "sweep")}),
