@@ -87,10 +87,11 @@ class Dopesheet:
         return out
 
 
-def with_keyframe(sheet: Dopesheet, prop: str, step: int, value: float) -> Dopesheet:
+def with_keyframe(sheet: Dopesheet, prop: str, step: int, value: float, new: bool = False) -> Dopesheet:
     """The dopesheet with `prop` keyed to `value` at `step` (the key there replaced, or a new
-    one added); the step must lie within the schedule, so its length stays the same."""
-    if prop not in sheet.props:
+    one added); the step must lie within the schedule, so its length stays the same. `new`: a
+    property the sheet lacks becomes a column of its own (one key holds from step 0 to the end)."""
+    if prop not in sheet.props and not new:
         raise SpecError(f"schedule.{prop}: the dopesheet {Path(sheet.source).name} has no column {prop!r}; "
                         f"its columns: {', '.join(sheet.props)}")
     if isinstance(step, bool) or not isinstance(step, int) or not 0 <= step < len(sheet):
@@ -105,6 +106,8 @@ def with_keyframe(sheet: Dopesheet, prop: str, step: int, value: float) -> Dopes
             keys = [k for k in t.keys if k.step != step] + [Keyframe(step, float(value))]
             t = Track(t.name, tuple(sorted(keys, key=lambda k: k.step)), t.space, t.easing)
         tracks.append(t)
+    if prop not in sheet.props:
+        tracks.append(Track(prop, (Keyframe(step, float(value)),)))
     return Dopesheet(tuple(tracks), tuple(sorted(set(sheet.steps) | {step})), sheet.phases, sheet.source)
 
 

@@ -34,7 +34,7 @@ from repro.config.dopesheet import Dopesheet, load_dopesheet, with_keyframe
 from repro.base.errors import IneffectiveOverride, SpecError, shown
 from repro.base.files import read_text
 from repro.base.paths import experiments_dir
-from repro.base.schema import NAME, NAME_RULE, Problems, Strict, finite, first_problem
+from repro.base.schema import NAME, NAME_RULE, Problems, Strict, finite, first_problem, unit_vector
 
 MAX_SEED = 2**63 - 1  # seeds become int64 draws and generator seeds
 
@@ -45,12 +45,13 @@ MAX_SEED = 2**63 - 1  # seeds become int64 draws and generator seeds
 # One spec field per kind, told apart by `kind` (the classes live beside their arithmetic).
 Regularizer = Annotated[
     Union[regularizers.AnchorSpec, regularizers.AntiAnchorSpec, regularizers.SubspaceSpec,  # noqa: UP007
-          regularizers.AntiSubspaceSpec, regularizers.SeparateSpec],
+          regularizers.AntiSubspaceSpec, regularizers.SeparateSpec, regularizers.FallbackSpec],
     Field(discriminator="kind"),
 ]
 Intervention = Annotated[
     Union[interventions.SuppressionSpec, interventions.RepulsionSpec,  # noqa: UP007
-          interventions.SubspaceSuppressionSpec, surgery.AblationSpec, surgery.PruningSpec],
+          interventions.SubspaceSuppressionSpec, surgery.AblationSpec, surgery.PruningSpec,
+          surgery.ReflectSpec, surgery.RedirectSpec, surgery.OptimalAblationSpec],
     Field(discriminator="kind"),
 ]
 
@@ -111,6 +112,26 @@ class LossCube(Strict):
     stride: int
 
 
+class HealthSpec(Strict):
+    """sca2's health classes: catastrophic beyond any of the first three, else degraded beyond the last."""
+
+    anchor_above: float  # 1 - z . latent at the concept colour
+    recon_above: float  # mean clamped error over the validation colours
+    leak_above: float
+    degraded_leak_above: float
+
+
+class ProbesSpec(Strict):
+    """The follow-up's measurements (repro.engine.probes): colour groups of the score grid by their
+    similarity^power, the concept's latent direction, and the health classes."""
+
+    power: float
+    target_above: float
+    others_below: float
+    latent: list[float]
+    health: HealthSpec
+
+
 class EvaluationSpec(Strict):
     """What an evaluation measures: the concept, the similarity and the cubes it uses."""
 
@@ -118,6 +139,7 @@ class EvaluationSpec(Strict):
     similarity: Literal["angular", "cosine"]
     correlation_cube: Literal["rgb", "loss"]  # rgb: the 20^3 RGB cube
     loss_cube: LossCube
+    probes: ProbesSpec | None = None  # only the follow-up experiments measure these
 
 
 class ScoreSpec(Strict):
@@ -244,6 +266,14 @@ class Spec(Strict):
         lc = ev.loss_cube
         if min(lc.hues, lc.saturations, lc.values, lc.stride) < 1 or lc.hues * lc.saturations * lc.values > 4_000_000:
             yield "evaluation.loss_cube", "hues, saturations, values and stride must all be >= 1, and the cube at most 4 million colours"
+        if ev.probes is not None:
+            pr = ev.probes
+            yield from finite("evaluation.probes.power", pr.power, 0.0, 100.0, "a number in [0, 100]")
+            for f in ("target_above", "others_below"):
+                yield from finite(f"evaluation.probes.{f}", getattr(pr, f), 0.0, 1.0, "a number in [0, 1]")
+            yield from unit_vector("evaluation.probes.latent", pr.latent, E)
+            for f, x in pr.health.model_dump().items():
+                yield from finite(f"evaluation.probes.health.{f}", x, 0.0, what="a finite number >= 0")
         if self.score.intervention not in self.interventions:
             yield "score.intervention", (f"{self.score.intervention!r} is not one of the interventions: "
                                          f"{', '.join(self.interventions) or '(none)'}")
@@ -526,7 +556,9 @@ def _with_schedule(spec: Spec, where: str, sheet_path: Path, name: str, source: 
         for step, value in keys.items():
             if not re.fullmatch(r"\d{1,7}", step):
                 raise SpecError(f"{where}: schedule.{column}: {step!r} is not a step (a whole number)")
-            sheet = with_keyframe(sheet, column, int(step), value)
+            # a regulariser the sheet does not schedule gets a column of its own (the follow-up's
+            # fallback term: one weight for every step)
+            sheet = with_keyframe(sheet, column, int(step), value, new=column in spec.regularizers)
     _check_schedule(spec, sheet, where, sheet_path)
     spec._name, spec._source, spec._sheet = name, source, sheet
     return spec

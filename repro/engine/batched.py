@@ -84,10 +84,15 @@ def train_many(
         inputs: list[Tensor] = []
         weight = {**free, **fixed}
         z = F.normalize(_mlp(x, encoder, weight, bias, tap, inputs), dim=-1)
-        y = _mlp(z, decoder, weight, bias, tap, inputs)
+        # decoder terms' fixed latents ride along as extra rows of the decoder's batch, as in the
+        # per-seed loop (no decoder layer is tapped when there are any; checked below)
+        fixed = [r.at_latent for r, _ in terms if r.at_latent is not None]
+        y = _mlp(torch.cat([z, *fixed]) if fixed else z, decoder, weight, bias, tap, inputs)
+        y_fixed = list(y[len(z):].split(1)) if fixed else []
+        y = y[:len(z)] if fixed else y
         total = F.mse_loss(y, x)
         for r, w in terms:
-            term = r.term(z, labels)
+            term = r.decoder_term(y_fixed.pop(0)) if r.on_decoder else r.term(z, labels)
             if term is not None:
                 total = total + term * w
         return total, (total, inputs)
@@ -95,6 +100,9 @@ def train_many(
     opt = FastAdam([stacked[n] for n in names])
     splits = {n: row_split(*weight[n].shape[1:]) for n in layers}
     tapped = [n for n in layers if splits[n] is not None]
+    if any(r.on_decoder for r in regularizers) and any(n in decoder for n in tapped):
+        raise NotImplementedError("a decoder term on a decoder layer whose weight gradient is computed in row "
+                                  "blocks on this platform (repro.engine.rowsplit)")
     free = {n: weight[n] for n in layers if n not in tapped}
     fixed = {n: weight[n] for n in tapped}
     weight_grads = {n: torch.empty_like(weight[n]) for n in tapped}

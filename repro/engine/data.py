@@ -30,7 +30,7 @@ def label_probabilities(spec: Spec, rgb: np.ndarray) -> dict[str, Tensor]:
 def validation_set(spec: Spec) -> ValidationSet:
     """The spec's validation colours with their exact labels."""
     v = spec.validation
-    rgb = C.cell_centres_with_corners(v.grid) if v.colors == "cell-centres" else C.rgb_cube(v.grid).reshape(-1, 3)
+    rgb = C.validation_colors(v.colors, v.grid)
     labels = {name: torch.tensor(C.ATTRIBUTES[lab.attribute](rgb) == 1, dtype=torch.float32)
               for name, lab in spec.labels.items() if lab.validation == "exact"}
     return ValidationSet(torch.tensor(rgb, dtype=torch.float32), labels, v.batch_size)

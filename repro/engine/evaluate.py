@@ -9,7 +9,7 @@ how much of the concept they contain (paper App. C.3).
 from __future__ import annotations
 
 import math
-from typing import Any, TypedDict
+from typing import TYPE_CHECKING, Any, NotRequired, TypedDict
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,8 +17,11 @@ import torch
 import torch.nn.functional as F
 
 from repro.method import colors as C
-from repro.method.colors import hsv_similarity, rgb_to_hsv
+from repro.method.colors import concept_target
 from repro.method.model import LatentMap, SphericalAutoencoder
+
+if TYPE_CHECKING:
+    from repro.engine.probes import Probes
 
 # Cubes of thousands of colours are evaluated in big batches (upstream used 64; the batch size
 # can move results by an ulp, far below the printed precision of max errors and correlations).
@@ -85,19 +88,6 @@ def _pearson_p(r: float, n: int) -> float:
     return float(min(1.0, 2 * betainc(a, a, 0.5 * (1 - abs(r)))))
 
 
-def concept_target(rgb: np.ndarray, against: str, power: float, anchor_hsv=(0.0, 1.0, 1.0),
-                   mode: str = "angular") -> np.ndarray:
-    """What the error should follow: similarity to the concept colour, or vibrancy, ^ power."""
-    hsv = rgb_to_hsv(rgb)
-    if against == "similarity":
-        base = hsv_similarity(hsv, np.asarray(anchor_hsv, dtype=np.float64), hemi=True, mode=mode)
-    elif against == "vibrancy":
-        base = hsv[..., 1] * hsv[..., 2]
-    else:
-        raise ValueError(f"selectivity target {against!r} is not 'similarity' or 'vibrancy'")
-    return base**power
-
-
 # ---------------------------------------------------------------------------------------------
 # A spec's score and full evaluation
 
@@ -119,6 +109,7 @@ class Evaluation(TypedDict):
     per_color: list[dict[str, Any]]  # name, hex, baseline, latent, then {intervention: {mse, delta}}
     max_error: dict[str, float]  # "baseline" and each intervention
     selectivity: dict[str, SelectivityRecord]
+    probes: NotRequired[Probes]  # the follow-up's measurements, when the spec asks for them
 
 
 def _generator(seed: int) -> torch.Generator:
@@ -138,7 +129,7 @@ def score(spec, model: SphericalAutoencoder) -> float:
     """Selectivity of the scoring intervention on the score grid: r^2 (used to pick runs)."""
     sc = spec.score
     rgb = C.rgb_cube(sc.grid).reshape(-1, 3)
-    m, z_map = spec.interventions[sc.intervention].apply(model, _generator(spec.seed))
+    m, z_map = spec.interventions[sc.intervention].apply(model, _generator(spec.seed), spec)
     mse = infer(m, rgb, z_map).mse
     target = concept_target(rgb, sc.against, sc.power, spec.evaluation.concept_hsv, "angular")
     return pearson(target, mse).r2
@@ -161,7 +152,7 @@ def intervened(spec, model: SphericalAutoencoder) -> dict[str, Intervened]:
     g = _generator(spec.seed)
     sets = {"baseline": Intervened(model, None)}
     for name, iv in spec.interventions.items():
-        sets[name] = Intervened(*iv.apply(model, g))
+        sets[name] = Intervened(*iv.apply(model, g, spec))
     return sets
 
 
@@ -192,7 +183,8 @@ def evaluate(spec, model: SphericalAutoencoder) -> Evaluation:
     max_error: dict[str, float] = {}
     selectivity: dict[str, SelectivityRecord] = {}
     baseline_named = None
-    for name, applied in intervened(spec, model).items():
+    sets = intervened(spec, model)
+    for name, applied in sets.items():
         m, z_map = applied.model, applied.latent_map
         inferred = infer(m, named_rgb, z_map)
         mse_named = inferred.mse.astype(np.float64)
@@ -214,4 +206,9 @@ def evaluate(spec, model: SphericalAutoencoder) -> Evaluation:
                 "similarity": f"{ev.similarity}-hemi" if iv.selectivity_against == "similarity" else "vibrancy",
                 "cube": corr_name, "r": corr.r, "r2": corr.r2, "p": corr.p,
             }
-    return {"per_color": list(per_color.values()), "max_error": max_error, "selectivity": selectivity}
+    out: Evaluation = {"per_color": list(per_color.values()), "max_error": max_error, "selectivity": selectivity}
+    if ev.probes is not None:
+        from repro.engine.probes import probe
+
+        out["probes"] = probe(spec, sets)
+    return out

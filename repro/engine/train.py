@@ -112,9 +112,14 @@ class _Forward:
                 h = F.gelu(h)
         return h
 
-    def __call__(self, x: Tensor) -> tuple[Tensor, Tensor]:
+    def __call__(self, x: Tensor, fixed: Sequence[Tensor] = ()) -> tuple[Tensor, Tensor, list[Tensor]]:
+        """(y, z, the decoder's outputs at the `fixed` latents [1, E] each). The fixed latents
+        (decoder terms) ride along as extra rows of the decoder's batch, as in the batched loop."""
         z = F.normalize(self._mlp(x, self.enc), dim=-1)
-        return self._mlp(z, self.dec), z
+        if not fixed:
+            return self._mlp(z, self.dec), z, []
+        out = self._mlp(torch.cat([z, *fixed]), self.dec)
+        return out[:len(z)], z, list(out[len(z):].split(1))
 
 
 def _set_grad(w: Tensor, g: Tensor) -> None:
@@ -203,11 +208,12 @@ def train(
     model.train()
     for k in range(n_steps):
         x = colors[plan.index[k]]
-        y, z = forward(x)
+        fixed = [r.at_latent for r, _ in plan_terms[k] if r.at_latent is not None]
+        y, z, y_fixed = forward(x, fixed)
         total = F.mse_loss(y, x)
         labels = plan.labels[k]
         for r, w in plan_terms[k]:
-            term = r.term(z, labels)
+            term = r.decoder_term(y_fixed.pop(0)) if r.on_decoder else r.term(z, labels)
             assert term is not None  # plan_terms holds only the terms whose labels are present
             total = total + term * w
         total.backward()

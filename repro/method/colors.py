@@ -38,6 +38,11 @@ def cell_centres_with_corners(n: int) -> np.ndarray:
     return np.concatenate([centres, corners], axis=0)
 
 
+def validation_colors(kind: str, n: int) -> np.ndarray:
+    """A spec's validation colours [N, 3]: "cell-centres" (with the corners) or the n^3 "grid"."""
+    return cell_centres_with_corners(n) if kind == "cell-centres" else rgb_cube(n).reshape(-1, 3)
+
+
 @dataclass(frozen=True)
 class HsvCube:
     """An HSV grid: raw coordinates (hue may extend past [0, 1)) and its RGB colours."""
@@ -186,3 +191,16 @@ def hsv_similarity(
     r = (c1[..., 1] * c1[..., 2] + c2[..., 1] * c2[..., 2]) / 2
     hue_eff = r * hue + (1 - r)
     return hue_eff * (1 - np.abs(c1[..., 1] - c2[..., 1])) * (1 - np.abs(c1[..., 2] - c2[..., 2]))
+
+
+def concept_target(rgb: np.ndarray, against: str, power: float, anchor_hsv=(0.0, 1.0, 1.0),
+                   mode: str = "angular") -> np.ndarray:
+    """What the error should follow: similarity to the concept colour, or vibrancy, ^ power."""
+    hsv = rgb_to_hsv(rgb)
+    if against == "similarity":
+        base = hsv_similarity(hsv, np.asarray(anchor_hsv, dtype=np.float64), hemi=True, mode=mode)
+    elif against == "vibrancy":
+        base = hsv[..., 1] * hsv[..., 2]
+    else:
+        raise ValueError(f"selectivity target {against!r} is not 'similarity' or 'vibrancy'")
+    return base**power

@@ -174,9 +174,14 @@ class InterventionKind(Strict):
     def problems(self, spec) -> Problems:
         yield from finite("selectivity_power", self.selectivity_power, 0.0, what="a finite number >= 0")
 
-    def apply(self, model, generator: torch.Generator):
-        """(model, latent map or None): surgery edits a copy of the model, the others map z."""
+    def apply(self, model, generator: torch.Generator, spec=None):
+        """(model, latent map or None): surgery edits a copy of the model, the others map z.
+        `spec`: the experiment, for an edit chosen on its colours (optimal ablation)."""
         return model, self.latent_map(generator)
+
+    def details(self, model, spec) -> dict[str, float]:
+        """What this intervention chose for this model, beyond its spec (optimal ablation's constant)."""
+        return {}
 
     def latent_map(self, generator: torch.Generator) -> LatentMap:
         """The map z -> z' this intervention applies at the bottleneck."""

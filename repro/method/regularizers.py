@@ -2,6 +2,9 @@
 
 Each maps unit latents Z [B, E] to a per-sample loss [B]. Label-gated terms (anchor, subspace)
 average over the labelled samples of the batch only; the others average over every sample.
+One acts on the decoder instead (the authors' follow-up, sca2 ex-2.9.2): `fallback` asks the
+decoder to map a fixed latent (the concept's opposite pole) to a fixed colour (mid-grey), so that
+an edit sending the concept there has a known outcome.
 
 The arithmetic mirrors upstream op for op (z / (||z|| + 1e-8), the in-place zeroing in
 `separate`, the order of the label-weighted mean): training is chaotic enough that a different
@@ -10,6 +13,7 @@ but equivalent formula gives a different model.
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -87,17 +91,36 @@ def separate(z: Tensor, power: float = 100.0, shift: bool = True) -> Tensor:
     return (c**power).sum(dim=1)
 
 
+def fallback(y: Tensor, target: Tensor) -> Tensor:
+    """Mean over channels of (y - target)^2: the decoder's unclamped output y [1, 3] at a fixed
+    latent against the colour it should give there.  -> []"""
+    return ((y - target) ** 2).mean()
+
+
 PerSample = Callable[[Tensor], Tensor]  # [B, E] -> [B]
 
 
 @dataclass(frozen=True)
 class Regularizer:
-    """A named loss term with its label gating. `labels` None: every sample counts."""
+    """A named loss term with its label gating. `labels` None: every sample counts. A decoder
+    term (`at_latent` set) has no per-sample loss: it reads the decoder at that latent."""
 
     name: str
     labels: Mapping[str, float] | None
     validate: bool
-    per_sample: PerSample
+    per_sample: PerSample | None
+    at_latent: Tensor | None = None  # [1, E]
+    target: Tensor | None = None  # [1, 3]
+
+    @property
+    def on_decoder(self) -> bool:
+        """Whether the term reads the decoder at a fixed latent rather than the batch's latents."""
+        return self.at_latent is not None
+
+    def decoder_term(self, y: Tensor) -> Tensor:
+        """The decoder term, given the decoder's training-mode output y [1, 3] at `at_latent`."""
+        assert self.target is not None
+        return fallback(y, self.target)
 
     def affinity(self, labels: Mapping[str, Tensor]) -> Tensor | None:
         """Per-sample gate w in [0, 1]: sum of label * affinity; None if no gating label exists."""
@@ -118,6 +141,7 @@ class Regularizer:
 
     def term(self, z: Tensor, labels: Mapping[str, Tensor]) -> Tensor | None:
         """The batch loss, or None when none of the gating labels exist in this batch."""
+        assert self.per_sample is not None, "a decoder term is computed by decoder_term"
         return self.reduce(self.per_sample(z), labels)
 
 
@@ -214,3 +238,31 @@ class SeparateSpec(_Kind):
         power, shift = self.power, self.shift
         return lambda z: separate(z, power, shift)
 
+
+
+class FallbackSpec(_Kind):
+    """The decoder maps the fixed latent `latent` to the colour `target`: mean squared error of its
+    unclamped output there (sca2's fallback control: latent -e0, mid-grey). Its weight is
+    scheduled like any term's; a constant weight is one keyframe (schedule.NAME.0 = w)."""
+
+    kind: Literal["fallback"]
+    latent: list[float]
+    target: list[float]
+
+    def problems(self, spec) -> Problems:
+        if self.labels is not None:
+            yield "labels", "a decoder term reads no batch, so it takes no labels"
+        if self.validate:
+            yield "validate", "must be false: a decoder term has no per-sample loss to validate"
+        yield from unit_vector("latent", self.latent, spec.model.latent_dim)
+        if len(self.target) != 3 or not all(math.isfinite(x) and 0 <= x <= 1 for x in self.target):
+            yield "target", f"must be a colour: three numbers in [0, 1], got {self.target}"
+
+    def loss(self) -> PerSample:
+        """None to give: a decoder term has no per-sample loss."""
+        raise TypeError("a decoder term has no per-sample loss")
+
+    def build(self, name: str) -> Regularizer:
+        """The term with its fixed latent and target colour."""
+        return Regularizer(name, None, False, None, torch.tensor([self.latent], dtype=torch.float32),
+                           torch.tensor([self.target], dtype=torch.float32))

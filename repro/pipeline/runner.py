@@ -187,6 +187,7 @@ def store_evaluation(spec: Spec, trained: Trained, evaluation: Evaluation, score
         "per_color": evaluation["per_color"],
         "max_error": evaluation["max_error"],
         "selectivity": evaluation["selectivity"],
+        **({"probes": evaluation["probes"]} if "probes" in evaluation else {}),  # type: ignore[typeddict-item]
         "timings": {"train_s": rec["train_s"], "eval_s": eval_s},
         "init_sha256": rec["init_sha256"],
         "model_sha256": rec["model_sha256"],

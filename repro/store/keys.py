@@ -128,9 +128,12 @@ def score_inputs(spec: Spec, training_key: str) -> dict:
 
 def evaluation_inputs(spec: Spec, training_key: str) -> dict:
     """Everything that can change a trained model's evaluation."""
+    fields = spec.model_dump(mode="json", include={"interventions", "evaluation", "score"})
+    if fields["evaluation"].get("probes") is None:
+        del fields["evaluation"]["probes"]  # the default: the keys made before the option existed hold
     return {
         "training_key": training_key,
-        "spec": spec.model_dump(mode="json", include={"interventions", "evaluation", "score"}),
+        "spec": fields,
         "code": code_digests(EVALUATION_CODE),
     }
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Any, NotRequired, TypedDict
 
 from repro.engine.evaluate import Evaluation, SelectivityRecord
+from repro.engine.probes import Probes
 
 __all__ = ["TrainingRecord", "Evaluation", "SelectivityRecord", "Metrics", "SweepSummary"]
 
@@ -58,6 +59,7 @@ class Metrics(TypedDict):
     per_color: list[dict[str, Any]]
     max_error: dict[str, float]
     selectivity: dict[str, SelectivityRecord]
+    probes: NotRequired[Probes]  # the follow-up's measurements (repro.engine.probes), when the spec asks
     timings: dict[str, float]  # train_s, eval_s
     init_sha256: str
     model_sha256: str

@@ -26,12 +26,16 @@ pytestmark = pytest.mark.integration
     # where on intel-avx512 too they round differently from the whole product, so a loop that
     # ignored the table fails here).
     ([*FIVE_D, "model.hidden_width=20"], {5: 4, 20: 8}),
-], ids=["4-D", "5-D", "5-D-row-split"])
+    # The follow-up's decoder term (sca2's fallback): its fixed latent rides along in the
+    # decoder's batch in both loops.
+    ("quick-fallback", None),
+], ids=["4-D", "5-D", "5-D-row-split", "fallback"])
 def test_batched_equals_one_at_a_time(overrides, splits, monkeypatch):
     if splits is not None:
         monkeypatch.setattr(rowsplit, "_table", lambda: splits)
         assert rowsplit.row_split(5, 20) == 4
-    spec = load_spec(str(SPECS / "quick.toml"), overrides)
+    name = overrides if isinstance(overrides, str) else "quick"
+    spec = load_spec(str(SPECS / f"{name}.toml"), [] if isinstance(overrides, str) else overrides)
     seeds = [0, 1, 5]
     with machine.pinned():
         colors, models, plans = D.initial_models_and_plans(spec, seeds)

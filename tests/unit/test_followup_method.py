@@ -1,0 +1,125 @@
+"""The follow-up's additions to the method (sca2 M1), each against a hand-computed case: the
+fallback decoder term, the row-0 edits (reflect, redirect, optimal ablation), the colour groups
+and the health classes."""
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+
+from repro.base.errors import SpecError
+from repro.config.dopesheet import load_dopesheet, with_keyframe
+from repro.config.spec import load_spec
+from repro.engine.probes import classify
+from repro.method import colors as C
+from repro.method import regularizers as R
+from repro.method.model import build_model
+from repro.method.surgery import ConstantSearch, constant_search, reflect, set_constant
+from tests.conftest import ROOT
+
+
+def model(seed=0):
+    return build_model(5, 16, 2, torch.Generator().manual_seed(seed)).eval()
+
+
+def pre_norm(m, x):
+    with torch.no_grad():
+        return m.encoder(x)
+
+
+X = torch.rand(64, 3, generator=torch.Generator().manual_seed(1))
+
+
+def test_fallback_term_is_the_mean_squared_error_to_its_colour():
+    # pure red against mid-grey: (0.25 + 0.25 + 0.25) / 3, the analytic 1/4 of sca2's reports
+    assert float(R.fallback(torch.tensor([[1.0, 0.0, 0.0]]), torch.tensor([[0.5, 0.5, 0.5]]))) == 0.25
+    assert float(R.fallback(torch.tensor([[0.5, 0.7, 0.5]]), torch.tensor([[0.5, 0.5, 0.5]]))) == pytest.approx(0.04 / 3)
+
+
+def test_reflect_negates_the_pre_norm_dimension_exactly_and_twice_is_identity():
+    m = model()
+    u, r = pre_norm(m, X), pre_norm(reflect(m, [0]), X)
+    assert torch.equal(r[:, 0], -u[:, 0]) and torch.equal(r[:, 1:], u[:, 1:])
+    twice = reflect(reflect(m, [0]), [0])
+    assert all(torch.equal(a, b) for a, b in zip(m.parameters(), twice.parameters()))
+
+
+def test_set_constant_fixes_the_pre_norm_dimension_and_leaves_the_model_alone():
+    m = model()
+    before = [p.clone() for p in m.parameters()]
+    u, c = pre_norm(m, X), pre_norm(set_constant(m, [0], -1.0), X)
+    assert bool((c[:, 0] == -1.0).all()) and torch.equal(c[:, 1:], u[:, 1:])
+    assert all(torch.equal(a, b) for a, b in zip(before, m.parameters()))
+
+
+def test_constant_search_is_the_brute_force_minimum_and_ties_go_to_the_first():
+    m = model(3)
+    rgb = C.rgb_cube(4).reshape(-1, 3)
+    constants = ConstantSearch(start=-1.0, stop=1.0, step=0.25).values()
+    assert len(constants) == 9 and constants[4] == 0.0
+    best, errors = constant_search(m, [0], rgb, constants)
+    x = torch.tensor(rgb, dtype=torch.float32)
+    for c, e in zip(constants, errors):  # each error is the edited model's own mean error
+        with torch.no_grad():
+            y, _ = set_constant(m, [0], float(c))(x)
+        assert e == pytest.approx(float(((y - x) ** 2).mean()), rel=1e-6)
+    assert best == constants[int(np.argmin(errors))]
+    # a decoder that ignores its latent makes every constant tie: the first one is kept
+    flat = model(3)
+    with torch.no_grad():
+        flat.decoder[0].weight.zero_()
+    assert constant_search(flat, [0], rgb, constants)[0] == -1.0
+
+
+def test_sca2_search_grid_has_121_constants_with_zero_and_a_half_exactly():
+    v = ConstantSearch(start=-3.0, stop=3.0, step=0.05).values()
+    assert len(v) == 121 and v[60] == 0.0 and 0.5 in v and v[0] == -3.0 and v[-1] == 3.0
+
+
+def test_groups_of_the_score_grid_are_sca2s_7_reds_and_337_others():
+    rgb = C.rgb_cube(8).reshape(-1, 3)
+    t = C.concept_target(rgb, "similarity", 3.0, (0.0, 1.0, 1.0), "angular")
+    reds = {tuple(np.round(c * 7).astype(int)) for c in rgb[t > 0.5]}
+    assert reds == {(7, 0, 0), (6, 0, 0), (7, 0, 1), (7, 0, 2), (7, 1, 0), (7, 1, 1), (7, 2, 0)}
+    assert int((t < 0.01).sum()) == 337 and int((t == 0).sum()) == 29
+
+
+BOUNDS = SimpleNamespace(anchor_above=0.3, recon_above=0.01, leak_above=0.3, degraded_leak_above=0.1)
+
+
+@pytest.mark.parametrize("anchor, recon, leak, health", [
+    (0.006, 0.00002, 0.05, "clean"),
+    (0.006, 0.00002, 0.1, "clean"),  # at a bound is within it
+    (0.006, 0.00002, 0.11, "degraded"),
+    (0.31, 0.00002, 0.05, "catastrophic"),  # anchor lost
+    (0.006, 0.02, 0.05, "catastrophic"),  # reconstruction collapsed
+    (0.006, 0.00002, 0.35, "catastrophic"),  # leak beyond the catastrophic bound
+    (float("nan"), 0.00002, 0.05, "catastrophic"),  # an unmeasurable run is not clean
+])
+def test_health_classes(anchor, recon, leak, health):
+    assert classify(anchor, recon, leak, BOUNDS) == health
+
+
+def test_a_spec_schedule_gives_an_unscheduled_regulariser_a_column_of_its_own():
+    sheet = load_dopesheet(ROOT / "experiments" / "ex-2.9.1.csv")
+    with pytest.raises(SpecError, match="no column 'fallback'"):
+        with_keyframe(sheet, "fallback", 0, 0.05)
+    s = with_keyframe(sheet, "fallback", 0, 0.05, new=True).realize()
+    assert set(s["fallback"]) == {0.05} and len(s["fallback"]) == 1501
+    assert s["anchor"] == sheet.realize()["anchor"]  # the other columns are untouched
+    spec = load_spec("sca2-2.9.2-fallback")
+    assert set(spec.sheet.realize()["fallback"]) == {0.05}
+
+
+@pytest.mark.parametrize("override, message", [
+    ("regularizers.fallback.validate=true", "validate: must be false"),
+    ("regularizers.fallback.target=[0.5, 0.5, 1.5]", "target: must be a colour"),
+    ("regularizers.fallback.latent=[-1.0, 1.0, 0.0, 0.0, 0.0]", "latent: must be a unit vector"),
+    ("interventions.redirect.gamma=-1.0", "gamma: must be"),
+    ("interventions.oa.constants.step=0.0", "constants: needs finite start <= stop and step > 0"),
+    ("evaluation.probes.latent=[1.0, 0.0]", "evaluation.probes.latent: must be a list of 5 numbers"),
+])
+def test_bad_follow_up_fields_are_named(override, message):
+    with pytest.raises(SpecError, match=message.replace("[", r"\[").replace("^", r"\^")):
+        load_spec("sca2-2.9.2-fallback", [override])
