@@ -22,6 +22,7 @@ from typing import Literal, TypedDict
 import numpy as np
 import torch
 
+from repro.engine.correlation import pearson
 from repro.method import colors as C
 from repro.method.model import LatentMap, SphericalAutoencoder
 
@@ -74,8 +75,6 @@ def _errors(model: SphericalAutoencoder, x: torch.Tensor, latent_map: LatentMap 
 def probe(spec, sets: dict) -> Probes:
     """The follow-up's measurements (spec.evaluation.probes). `sets`: the baseline and each
     intervention as repro.engine.evaluate.intervened() gives them."""
-    from repro.engine.evaluate import pearson  # the one Pearson r (evaluate imports this module)
-
     g = spec.evaluation.probes
     rgb = C.rgb_cube(spec.score.grid).reshape(-1, 3)
     target = C.concept_target(rgb, spec.score.against, g.power, spec.evaluation.concept_hsv, "angular")
