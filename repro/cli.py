@@ -266,6 +266,12 @@ def verify(experiments, quick, show_all, jobs):
     if report["claims"]:
         click.echo("\nClaims (selected seed; how many of the sweep's seeds and of its Pareto front hold):")
         click.echo(format_claims(report["claims"]))
+    if report.get("followup"):
+        from repro.report.terminal import format_followup
+
+        click.echo("\nThe authors' follow-up (sca2 M1) on the original model: printed statistics against the "
+                   "distribution of repro's runs, then its findings:")
+        click.echo(format_followup(report["followup"], show_all))
     click.echo("\n" + format_criteria(report))
     click.echo("\n" + format_counts(report))
     click.echo(f"wrote {path}")

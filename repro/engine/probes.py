@@ -37,13 +37,14 @@ class GroupDamage(TypedDict):
     others: float  # ... over the others
     concept: float  # ... at the concept colour itself (pure red)
     all: float  # ... over the whole score grid
+    max: float  # the largest error on the score grid
     score: float  # r^2 of the error against the target over the score grid
 
 
 class Probes(TypedDict):
     """metrics.json's `probes`: the follow-up's measurements of one model."""
 
-    sizes: dict[str, int]  # target, others: how many colours of the score grid
+    sizes: dict[str, int]  # target, others, all: how many colours of the score grid
     groups: dict[str, GroupDamage]  # "baseline" and each intervention
     details: dict[str, dict[str, float]]  # what an intervention chose (optimal ablation's constant)
     leak: float
@@ -88,7 +89,7 @@ def probe(spec, sets: dict) -> Probes:
         grid = err[:-1]
         groups[name] = {"target": float(grid[is_target].mean()) if is_target.any() else float("nan"),
                         "others": float(grid[is_other].mean()) if is_other.any() else float("nan"),
-                        "concept": float(err[-1]), "all": float(grid.mean()),
+                        "concept": float(err[-1]), "all": float(grid.mean()), "max": float(grid.max()),
                         "score": pearson(target, grid).r2}
         if name != "baseline":
             d = spec.interventions[name].details(sets["baseline"].model, spec)
@@ -104,6 +105,6 @@ def probe(spec, sets: dict) -> Probes:
     anchor = float(1 - along[-1])
     v = torch.tensor(C.validation_colors(spec.validation.colors, spec.validation.grid), dtype=torch.float32)
     recon = float(_errors(model, v, None).mean())
-    return {"sizes": {"target": int(is_target.sum()), "others": int(is_other.sum())}, "groups": groups,
+    return {"sizes": {"target": int(is_target.sum()), "others": int(is_other.sum()), "all": len(rgb)}, "groups": groups,
             "details": details, "leak": leak, "anchor": anchor, "recon": recon, "opposite": opposite,
             "health": classify(anchor, recon, leak, g.health)}

@@ -14,7 +14,7 @@ import re
 import tomllib
 import unicodedata
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, Union
 
@@ -94,13 +94,55 @@ class ClaimItem(Strict):
     informational: list[str] = []
 
 
+STATISTICS = ("median", "mean", "sd", "min", "max", "at-max", "at-median", "count", "exact", "seed")
+
+
+class StatisticItem(Strict):
+    """A statistic the authors' follow-up printed over its runs (or one computed for a finding only,
+    without `value`): a per-run quantity, the runs it is taken over, and how it was printed. Judged
+    as distributions, never run for run (repro.fidelity.followup)."""
+
+    id: str
+    source: str  # report and section
+    experiments: list[str]  # their every seed's evaluations are pooled
+    quantity: str  # per run, e.g. "{probes.groups.zero.score}"; for count: a predicate
+    # more quantities of the same runs (e.g. the three channels of a colour): the statistic is taken
+    # of each, and `combine` of those is the value
+    quantities: list[str] = []
+    combine: Literal["", "max", "min"] = ""
+    where: str = ""  # a predicate that picks the runs the statistic is over ("" = every run)
+    statistic: Literal["median", "mean", "sd", "min", "max", "at-max", "at-median", "count", "exact", "seed"]
+    by: str = ""  # at-max / at-median: the quantity that picks the run
+    value: float | None = None  # as printed; None: computed for the findings only
+    decimals: int = 0
+    n: int = 0  # how many runs the printed value summarised (its sample size)
+    note: str = ""
+
+
+class FindingItem(Strict):
+    """A claim of the follow-up as a predicate over statistics ({stat[ID]}), evaluated on repro's
+    statistics and on the follow-up's own printed ones (where they are all printed)."""
+
+    id: str
+    claim: str  # in the report's words
+    source: str
+    predicate: str  # e.g. "{stat[sca2.ex-2.9.2.fallback_zero.score.median]} < {stat[...]}"
+    published: str  # what the report printed
+    threshold: str  # where the predicate's numbers come from
+    seed_level: str = ""  # what of the claim names individual runs (JAX's streams: not comparable)
+    contradiction: str = ""  # where the report contradicts itself, with the evidence
+
+
 class RegistryFile(Strict):
-    """One registry file: numbers, discrepancies, tables and claims."""
+    """One registry file: numbers, discrepancies, tables and claims; the follow-up's statistics
+    and findings."""
 
     number: list[NumberItem] = []
     discrepancy: list[DiscrepancyItem] = []
     table: list[TableItem] = []
     claim: list[ClaimItem] = []
+    statistic: list[StatisticItem] = []
+    finding: list[FindingItem] = []
 
 
 @dataclass(frozen=True)
@@ -130,10 +172,17 @@ class Registry:
 
     entries: list[Entry]
     claims: list[ClaimItem]
+    statistics: list[StatisticItem] = field(default_factory=list)
+    findings: list[FindingItem] = field(default_factory=list)
+
+    def followup_experiments(self) -> list[str]:
+        """The experiments the follow-up's statistics read."""
+        return sorted({x for st in self.statistics for x in st.experiments})
 
     def check_known(self, experiments: list[str]) -> None:
-        """ReproError unless every experiment has something registered (an entry or a claim)."""
-        known = {e.experiment for e in self.entries} | {x for c in self.claims for x in c.experiments}
+        """ReproError unless every experiment has something registered (an entry, claim or statistic)."""
+        known = ({e.experiment for e in self.entries} | {x for c in self.claims for x in c.experiments}
+                 | set(self.followup_experiments()))
         unknown = sorted(set(experiments) - known)
         if unknown:
             raise ReproError(f"no registry entries for {', '.join(unknown)}; registered: {', '.join(sorted(known))}")
@@ -167,24 +216,31 @@ def load_registry(directory: Path | None = None) -> Registry:
     d = directory or registry_dir()
     entries: list[Entry] = []
     claims: list[ClaimItem] = []
+    statistics: list[StatisticItem] = []
+    findings: list[FindingItem] = []
     for f, data in registry_files(d):
         entries += _entries_of(data, f)
         claims += data.claim
+        statistics += data.statistic
+        findings += data.finding
     load_fingerprints()  # the fingerprints, checked before any work starts
-    ids = Counter([e.id for e in entries] + [c.id for c in claims])
+    ids = Counter([e.id for e in entries] + [c.id for c in claims] + [st.id for st in statistics]
+                  + [fi.id for fi in findings])
     bad = next((i for i in ids if not _ID.fullmatch(i)), None)
     if bad is not None:  # ids reach terminals, file names and LaTeX
         raise ReproError(f"registry id {bad[:60]!r}: use only letters, digits, '.', '_' and '-'")
     # an experiment is a name or a spec file's path; neither may carry control characters
-    experiments = {e.experiment for e in entries} | {x for c in claims for x in c.experiments}
+    experiments = ({e.experiment for e in entries} | {x for c in claims for x in c.experiments}
+                   | {x for st in statistics for x in st.experiments})
     bad = next((x for x in sorted(experiments) if any(unicodedata.category(ch) == "Cc" for ch in x)), None)
     if bad is not None:
         raise ReproError(f"registry experiment {bad[:60]!r}: holds a control character")
     dup = sorted(i for i, n in ids.items() if n > 1)
     if dup:
         raise ReproError(f"duplicate registry ids: {', '.join(dup)}")
-    if not entries and not claims:
+    if not entries and not claims and not statistics:
         raise ReproError(f"no registry entries in {d}")
+    _check_followup(statistics, findings)
     for e in entries:
         scope, _, expr = e.path.partition(":")
         if scope not in SCOPES:
@@ -202,7 +258,35 @@ def load_registry(directory: Path | None = None) -> Registry:
         if c.discrepancy and c.expected != "fails":
             raise ReproError(f"registry claim {c.id}: a claim tied to a discrepancy is expected to fail "
                              f"(expected = \"fails\")")
-    return Registry(entries, claims)
+    return Registry(entries, claims, statistics, findings)
+
+
+def _check_followup(statistics: list[StatisticItem], findings: list[FindingItem]) -> None:
+    known = {st.id for st in statistics}
+    for st in statistics:
+        if not st.experiments:
+            raise ReproError(f"registry statistic {st.id}: experiments must name at least one experiment")
+        _syntax(st.id, st.quantity)
+        for q in st.quantities:
+            _syntax(st.id, q)
+        if bool(st.quantities) != bool(st.combine):
+            raise ReproError(f"registry statistic {st.id}: `quantities` and `combine` go together")
+        if st.where:
+            _syntax(st.id, st.where)
+        if st.statistic in ("at-max", "at-median") and not st.by:
+            raise ReproError(f"registry statistic {st.id}: {st.statistic} needs `by`, the quantity that picks the run")
+        if st.by:
+            _syntax(st.id, st.by)
+        if st.value is not None and st.statistic not in ("exact", "seed") and st.n < 1:
+            raise ReproError(f"registry statistic {st.id}: a printed {st.statistic} needs n, the number of runs it "
+                             "summarised (>= 1)")
+        if not 0 <= st.decimals <= 20:
+            raise ReproError(f"registry statistic {st.id}: decimals must lie in 0..20, got {st.decimals}")
+    for fi in findings:
+        _syntax(fi.id, fi.predicate)
+        for ref in re.findall(r"stat\[([^\]]+)\]", fi.predicate):
+            if ref not in known:
+                raise ReproError(f"registry finding {fi.id}: stat[{ref}] is not a [[statistic]] id")
 
 
 def _syntax(id_: str, expr: str) -> None:

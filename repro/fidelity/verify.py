@@ -45,6 +45,7 @@ class VerificationReport(TypedDict):
     experiments: dict[str, Any]
     entries: list[dict[str, Any]]
     claims: list[dict[str, Any]]
+    followup: NotRequired[dict[str, Any]]  # the follow-up's statistics and findings (repro.fidelity.followup)
     environment: dict[str, Any]
     date: NotRequired[str]  # when it was first computed, added when written (write_report)
 
@@ -325,13 +326,22 @@ def verify(registry: Registry, data: Results, experiments: list[str] | None = No
     checks = check_numbers(entries, data)
     chaotic = {x: _chaotic([c for c in checks if c.experiment == x]) for x in {c.experiment for c in checks}}
     claims = [] if quick else check_claims(registry.claims, data, experiments, chaotic)
+    followup: dict[str, Any] | None = None
+    if not quick and registry.statistics and (not experiments or set(experiments) & set(registry.followup_experiments())):
+        from repro.fidelity import followup as FU
+
+        stats, findings = FU.check_followup(registry.statistics, registry.findings, data, experiments)
+        followup = {"counts": FU.counts(stats), "criteria": dict(FU.CRITERIA),
+                    "findings_holding": sum(f.holds is True for f in findings), "findings": len(findings),
+                    "statistics": [asdict(r) for r in stats], "finding_results": [asdict(f) for f in findings]}
     from repro.base.machine import environment, pinned
 
     with pinned():  # the settings the results were computed with
         env = environment(ROOT)
     return {
         "counts": {s: sum(c.status == s for c in checks) for s in J.STATUSES},
-        "failed": [c.id for c in checks if c.status == J.FAIL] + [f"claim {c.id} ({c.experiment})" for c in claims if not c.ok],
+        "failed": [c.id for c in checks if c.status == J.FAIL] + [f"claim {c.id} ({c.experiment})" for c in claims if not c.ok]
+                  + [f"statistic {r['id']}" for r in (followup["statistics"] if followup else []) if r["status"] == "mismatch"],
         "checked": len(checks),
         "complete": not quick and not experiments,
         "scope": {"experiments": experiments or "all", "quick": quick},
@@ -342,6 +352,7 @@ def verify(registry: Registry, data: Results, experiments: list[str] | None = No
         "experiments": experiment_summaries(checks, data),
         "entries": [asdict(c) for c in checks],
         "claims": [asdict(c) for c in claims],
+        **({"followup": followup} if followup is not None else {}),  # type: ignore[typeddict-item]
         "environment": env,
     }
 

@@ -103,6 +103,9 @@ def format_criteria(report: dict) -> str:
     if report.get("claim_statuses"):
         lines.append("Statuses of the claims:")
         lines += [f"  {s:<13} {text}" for s, text in report["claim_statuses"].items()]
+    if report.get("followup"):
+        lines.append("Statuses of the follow-up's statistics (fixed before its runs were looked at):")
+        lines += [f"  {s:<13} {text}" for s, text in report["followup"]["criteria"].items()]
     per = {x: v["beyond_draws"] for x, v in report.get("experiments", {}).items() if v.get("beyond_draws")}
     if per:
         lines.append(f"Inside the band only through its factor {report['band_ranges']:g} (\"beyond the draws\": the published "
@@ -115,4 +118,39 @@ def format_counts(report: dict) -> str:
     counts = ", ".join(f"{n} {s}" for s, n in report["counts"].items())
     claims = report.get("claims", [])
     by = ", ".join(f"{n} {s}" for s, n in Counter(c["status"] for c in claims).items())
-    return f"checked {report['checked']} numbers: {counts}; {len(claims)} claims" + (f" ({by})" if by else "")
+    line = f"checked {report['checked']} numbers: {counts}; {len(claims)} claims" + (f" ({by})" if by else "")
+    fu = report.get("followup")
+    if fu:
+        stats = ", ".join(f"{n} {s}" for s, n in fu["counts"].items() if n)
+        line += (f"\nthe follow-up (sca2): {sum(fu['counts'].values())} printed statistics ({stats}); "
+                 f"{fu['findings']} findings, {fu['findings_holding']} hold on the original model")
+    return line
+
+
+def _num(x, decimals: int = 3) -> str:
+    return "—" if x is None else f"{x:.{decimals}f}" if abs(x) >= 10 ** -decimals or x == 0 else f"{x:.2e}"
+
+
+def format_followup(followup: dict, show_all: bool = False) -> str:
+    """The follow-up's printed statistics against repro's runs (those that differ or are faults,
+    or all), then its findings on repro's statistics and on the report's own numbers."""
+    head = f"{'statistic':<58} {'printed':>9} {'n':>4} {'here':>9} {'runs':>5} {'95% range at n':>19}  status"
+    lines = [head, "-" * len(head)]
+    for r in followup["statistics"]:
+        if r["published"] is None or (not show_all and r["status"] in ("consistent", "matches", "sca2 only")):
+            continue
+        d = r["decimals"]
+        rng = "" if r["prediction"] is None else f"[{_num(r['prediction'][0], d + 1)}, {_num(r['prediction'][1], d + 1)}]"
+        if r["p"] is not None:
+            rng = f"Fisher p {r['p']:.2g}"
+        lines.append(f"{r['id'][5:63]:<58} {_num(r['published'], d):>9} {r['n_published'] or '':>4} "
+                     f"{_num(r['reproduced'], d + 1):>9} {r['runs']:>5} {rng:>19}  {r['status']}")
+    if len(lines) == 2:
+        lines.append("(every printed statistic is consistent with repro's runs or matches; --all lists them)")
+    lines.append("")
+    head = f"{'finding':<70} {'here':<14} as printed"
+    lines += [head, "-" * len(head)]
+    for f in followup["finding_results"]:
+        printed = {True: "holds", False: "does not hold", None: "—"}[f["holds_as_printed"]]
+        lines.append(f"{f['id'][5:]:<9} {f['claim'][:60]:<60} {f['status']:<14} {printed}")
+    return "\n".join(lines)

@@ -1,0 +1,282 @@
+"""The authors' follow-up (sca2 M1) judged on the original model: its printed statistics and its
+findings against the distributions repro's runs give (registry `[[statistic]]`, `[[finding]]`).
+
+sca2 ran a JAX port with its own random streams, so no run corresponds to a run here: what compares
+is how the runs are distributed. The rules were fixed before any result was looked at:
+
+- A statistic of n runs (median, mean, population SD, min, max, or the value at the run a
+  quantity ranks first or median) is `consistent` when its printed value, widened by half its last
+  printed digit, meets the 95% prediction interval of that statistic over n runs drawn from repro's
+  runs (10,000 bootstrap resamples of size n, a fixed generator per statistic); else `differs`.
+  repro's own value over all its runs is shown with its 95% bootstrap interval.
+- A count of runs (failures, say) is `consistent` when Fisher's exact test of the printed count of n
+  against repro's count of its runs gives p >= 0.05; else `differs`. repro's rate is shown with its
+  exact (Clopper-Pearson) 95% interval.
+- A fact of the set-up (grid and group sizes) `matches` or is a `mismatch` (a fault in repro: it
+  fails `repro verify`). A seed's identity is `sca2 only` (JAX's streams): listed, never judged.
+- A finding is a predicate over statistics ({stat[ID]}): it `holds` or `does not hold` on repro's
+  statistics, and is also evaluated on the report's own printed values, which shows where the
+  report contradicts itself.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from repro.fidelity.expr import value_of
+from repro.fidelity.registry import FindingItem, StatisticItem
+
+CONSISTENT, DIFFERS, MATCHES, MISMATCH, SCA2_ONLY, COMPUTED = (
+    "consistent", "differs", "matches", "mismatch", "sca2 only", "computed")
+STATUSES = (CONSISTENT, DIFFERS, MATCHES, MISMATCH, SCA2_ONLY)
+HOLDS, NOT_HOLDS = "holds", "does not hold"
+RESAMPLES = 10_000
+LEVEL = 0.95
+FISHER_ALPHA = 0.05
+
+CRITERIA = {
+    CONSISTENT: "the printed value, widened by half its last printed digit, meets the 95% interval the same "
+                "statistic takes over as many runs drawn from repro's runs (10,000 bootstrap resamples); for a "
+                "count of runs, Fisher's exact test of the two counts gives p >= 0.05",
+    DIFFERS: "outside that interval (or p < 0.05): the original model's runs are distributed otherwise than "
+             "the port's; a finding, not a failure",
+    MATCHES: "a fact of the set-up (a grid or group size) equal to the printed value",
+    MISMATCH: "such a fact differs: a fault in repro, which fails repro verify",
+    SCA2_ONLY: "names a run of the port's own random streams (a seed): nothing on the original model "
+               "corresponds, so it is listed, not judged",
+}
+
+
+@dataclass
+class StatisticResult:
+    """A printed statistic of the follow-up against repro's runs."""
+
+    id: str
+    source: str
+    experiments: list[str]
+    statistic: str
+    quantity: str
+    where: str
+    published: float | None
+    decimals: int
+    n_published: int
+    reproduced: float | None  # over all of repro's runs (a count: of its runs)
+    runs: int  # repro's runs the statistic is over
+    interval: list[float] | None  # 95% interval of `reproduced` (bootstrap; exact for a count's rate)
+    prediction: list[float] | None  # 95% interval of the statistic over n_published of repro's runs
+    p: float | None  # Fisher's exact test (counts)
+    status: str
+    reason: str
+    note: str
+
+
+@dataclass
+class FindingResult:
+    """A finding of the follow-up on repro's statistics and on its own printed ones."""
+
+    id: str
+    claim: str
+    source: str
+    predicate: str
+    published: str
+    threshold: str
+    holds: bool | None  # on repro's statistics (None: a statistic is missing)
+    status: str
+    holds_as_printed: bool | None  # on the report's own printed values (None: not all printed)
+    values: dict[str, float | None]  # repro's value of every statistic it reads
+    seed_level: str
+    contradiction: str
+
+
+# ---------------------------------------------------------------------------------------------
+# Statistics of runs, vectorised over bootstrap resamples (the last axis holds the runs)
+
+
+def _pick(by: np.ndarray, x: np.ndarray, median: bool) -> np.ndarray:
+    if median:  # sca2's exemplar: runs sorted ascending (stable), element n // 2
+        order = np.argsort(by, axis=-1, kind="stable")
+        i = order[..., by.shape[-1] // 2]
+    else:
+        i = np.argmax(by, axis=-1)  # the first of equals
+    return np.take_along_axis(x, i[..., None], axis=-1)[..., 0]
+
+
+def statistic(kind: str, x: np.ndarray, by: np.ndarray | None = None) -> np.ndarray:
+    """A statistic of runs over the last axis: median (numpy's: the mean of the middle two for
+    even n), mean, sd (population, ddof 0, as the reports print), min, max, at-max / at-median
+    (x at the run `by` ranks first / median), count (of true values)."""
+    if kind == "median":
+        return np.median(x, axis=-1)
+    if kind == "mean":
+        return x.mean(axis=-1)
+    if kind == "sd":
+        return x.std(axis=-1)
+    if kind == "min":
+        return x.min(axis=-1)
+    if kind == "max":
+        return x.max(axis=-1)
+    if kind in ("at-max", "at-median"):
+        assert by is not None
+        return _pick(by, x, kind == "at-median")
+    if kind == "count":
+        return (x != 0).sum(axis=-1).astype(float)
+    raise ValueError(f"unknown statistic {kind!r}")
+
+
+def _generator(id_: str) -> np.random.Generator:
+    """A fixed generator per statistic: its interval is the same on every run of verify."""
+    return np.random.default_rng(int.from_bytes(hashlib.sha256(id_.encode()).digest()[:8], "little"))
+
+
+def combined(kind: str, x: np.ndarray, by: np.ndarray | None, combine: str) -> np.ndarray:
+    """The statistic of x [..., runs, q] per quantity, combined over the quantities (max or min;
+    one quantity: itself)."""
+    per = statistic(kind, np.swapaxes(x, -1, -2), None if by is None else by[..., None, :])
+    return per.max(axis=-1) if combine == "max" else per.min(axis=-1) if combine == "min" else per[..., 0]
+
+
+def bootstrap(kind: str, x: np.ndarray, by: np.ndarray | None, size: int, rng: np.random.Generator,
+              combine: str = "") -> list[float]:
+    """The 95% percentile interval of the statistic over `size` runs resampled from x [runs, q]."""
+    idx = rng.integers(0, len(x), size=(RESAMPLES, size))
+    draws = combined(kind, x[idx], None if by is None else by[idx], combine)
+    tail = (1 - LEVEL) / 2 * 100
+    lo, hi = np.percentile(draws, [tail, 100 - tail])
+    return [float(lo), float(hi)]
+
+
+def clopper_pearson(k: int, n: int) -> list[float]:
+    """The exact 95% interval of a rate k/n."""
+    from scipy.stats import beta
+
+    a = (1 - LEVEL) / 2
+    lo = 0.0 if k == 0 else float(beta.ppf(a, k, n - k + 1))
+    hi = 1.0 if k == n else float(beta.ppf(1 - a, k + 1, n - k))
+    return [lo, hi]
+
+
+def fisher_p(k1: int, n1: int, k2: int, n2: int) -> float:
+    """Two-sided p of Fisher's exact test of k1/n1 against k2/n2."""
+    from scipy.stats import fisher_exact
+
+    return float(fisher_exact([[k1, n1 - k1], [k2, n2 - k2]]).pvalue)
+
+
+# ---------------------------------------------------------------------------------------------
+# Judging
+
+
+def _half_unit(decimals: int) -> float:
+    return 0.5 * 10.0 ** -decimals
+
+
+def _per_run(expr: str, rows: Sequence[Mapping[str, Any]]) -> np.ndarray:
+    return np.array([float(value_of(expr, m)) for m in rows], dtype=np.float64)
+
+
+def judge_statistic(st: StatisticItem, rows: Sequence[Mapping[str, Any]]) -> StatisticResult:
+    """One statistic against repro's runs (`rows`: every run's metrics of its experiments, pooled)."""
+    def result(reproduced, runs, interval, prediction, p, status, reason) -> StatisticResult:
+        return StatisticResult(st.id, st.source, list(st.experiments), st.statistic, st.quantity, st.where, st.value,
+                               st.decimals, st.n, reproduced, runs, interval, prediction, p, status, reason, st.note)
+
+    if st.statistic == "seed":
+        return result(None, len(rows), None, None, None, SCA2_ONLY,
+                      "a run of the port's own random streams; no run here corresponds")
+    try:
+        picked = [m for m in rows if not st.where or bool(value_of(st.where, m))]
+        x = np.stack([_per_run(q, picked) for q in (st.quantity, *st.quantities)], axis=-1).reshape(len(picked), -1)
+        by = _per_run(st.by, picked) if st.by else None
+    except (KeyError, IndexError, TypeError, ValueError, ZeroDivisionError) as e:
+        return result(None, 0, None, None, None, MISMATCH, f"not found in repro's runs: {e}")
+    n = len(x)
+    if n == 0 or not np.isfinite(x).all():
+        return result(None, n, None, None, None, MISMATCH, f"{n} runs, or a non-finite value among them")
+    if st.statistic == "exact":
+        v = float(x[0, 0])
+        same = bool((x == x[0, 0]).all())
+        if st.value is None:
+            return result(v, n, None, None, None, COMPUTED, "computed for the findings")
+        ok = same and abs(v - st.value) <= _half_unit(st.decimals)
+        return result(v, n, None, None, None, MATCHES if ok else MISMATCH,
+                      f"{v:g} here{'' if same else ' (not the same on every run)'}; printed {st.value:g}")
+    rng = _generator(st.id)
+    if st.statistic == "count":
+        k = int((x[:, 0] != 0).sum())
+        interval = [c * n for c in clopper_pearson(k, n)]
+        if st.value is None:
+            return result(float(k), n, interval, None, None, COMPUTED, "computed for the findings")
+        kp = int(round(st.value))
+        p = fisher_p(kp, st.n, k, n)
+        status = CONSISTENT if p >= FISHER_ALPHA else DIFFERS
+        return result(float(k), n, interval, None, p, status,
+                      f"{kp}/{st.n} printed against {k}/{n} here: Fisher's exact p = {p:.2g}")
+    value = float(combined(st.statistic, x, by, st.combine))
+    interval = bootstrap(st.statistic, x, by, n, rng, st.combine)
+    if st.value is None:
+        return result(value, n, interval, None, None, COMPUTED, "computed for the findings")
+    prediction = bootstrap(st.statistic, x, by, st.n, rng, st.combine)
+    half = _half_unit(st.decimals)
+    inside = st.value + half >= prediction[0] and st.value - half <= prediction[1]
+    where = "within" if inside else ("below" if st.value + half < prediction[0] else "above")
+    return result(value, n, interval, prediction, None, CONSISTENT if inside else DIFFERS,
+                  f"printed {st.value:.{st.decimals}f} is {where} the 95% range of a {st.statistic} of {st.n} "
+                  f"runs here [{prediction[0]:.{st.decimals + 1}f}, {prediction[1]:.{st.decimals + 1}f}]")
+
+
+def _predicate(predicate: str, values: Mapping[str, float | None]) -> bool | None:
+    if any(values.get(ref) is None for ref in _refs(predicate)):
+        return None
+    table = {"stat": [{"name": k, "value": v} for k, v in values.items() if v is not None]}
+    expr = predicate.replace("]}", "].value}")
+    try:
+        return bool(value_of(expr, table))
+    except (KeyError, IndexError, TypeError, ValueError, ZeroDivisionError):
+        return None
+
+
+def _refs(predicate: str) -> list[str]:
+    import re
+
+    return re.findall(r"stat\[([^\]]+)\]", predicate)
+
+
+def judge_finding(fi: FindingItem, stats: Mapping[str, StatisticResult]) -> FindingResult:
+    """A finding on repro's statistics and on the report's printed ones."""
+    mine = {k: s.reproduced for k, s in stats.items()}
+    printed = {k: s.published for k, s in stats.items()}
+    holds = _predicate(fi.predicate, mine)
+    status = "not measured" if holds is None else HOLDS if holds else NOT_HOLDS
+    return FindingResult(fi.id, fi.claim, fi.source, fi.predicate, fi.published, fi.threshold, holds, status,
+                         _predicate(fi.predicate, printed), {r: mine.get(r) for r in _refs(fi.predicate)},
+                         fi.seed_level, fi.contradiction)
+
+
+def runs_of(data, experiments: Sequence[str]) -> list[Mapping[str, Any]]:
+    """Every evaluated run of the experiments (repro.fidelity.verify.Results.seeds), pooled in order."""
+    return [m for x in experiments for _, m in sorted(data.seeds(x).items())]
+
+
+def check_followup(statistics: Sequence[StatisticItem], findings: Sequence[FindingItem], data,
+                   experiments: Sequence[str] | None = None) -> tuple[list[StatisticResult], list[FindingResult]]:
+    """Every statistic and finding (of `experiments`, if given) against repro's runs."""
+    chosen = [st for st in statistics if not experiments or any(x in experiments for x in st.experiments)]
+    pooled: dict[tuple[str, ...], list] = {}
+    results = {}
+    for st in chosen:
+        key = tuple(st.experiments)
+        if key not in pooled:
+            pooled[key] = runs_of(data, key)
+        results[st.id] = judge_statistic(st, pooled[key])
+    judged = [judge_finding(fi, results) for fi in findings if all(r in results for r in _refs(fi.predicate))]
+    return list(results.values()), judged
+
+
+def counts(results: Sequence[StatisticResult]) -> dict[str, int]:
+    """How many printed statistics got each status (the computed-only ones are not counted)."""
+    return {s: sum(r.status == s for r in results) for s in STATUSES}
