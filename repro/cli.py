@@ -256,7 +256,8 @@ def verify(experiments, quick, show_all, jobs):
     result = api.verify(list(experiments) or None, quick=quick, jobs=jobs, log=_log)
     report, path = dict(result.report), result.path
     entries = report["entries"]
-    click.echo(format_table(entries, only_problems=not show_all))
+    if entries:
+        click.echo(format_table(entries, only_problems=not show_all))
     if report.get("experiments"):
         from repro.base.machine import current_platform
 

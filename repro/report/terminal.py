@@ -98,9 +98,11 @@ def format_claims(claims: list[dict]) -> str:
 
 def format_criteria(report: dict) -> str:
     """What each status means, and how many verdicts rest on the band's factor alone."""
-    lines = ["Statuses of the numbers:"]
-    lines += [f"  {s:<13} {text}" for s, text in report["statuses"].items()]
-    if report.get("claim_statuses"):
+    lines = []
+    if report["checked"]:
+        lines.append("Statuses of the numbers:")
+        lines += [f"  {s:<13} {text}" for s, text in report["statuses"].items()]
+    if report.get("claims"):
         lines.append("Statuses of the claims:")
         lines += [f"  {s:<13} {text}" for s, text in report["claim_statuses"].items()]
     if report.get("followup"):
@@ -118,13 +120,15 @@ def format_counts(report: dict) -> str:
     counts = ", ".join(f"{n} {s}" for s, n in report["counts"].items())
     claims = report.get("claims", [])
     by = ", ".join(f"{n} {s}" for s, n in Counter(c["status"] for c in claims).items())
-    line = f"checked {report['checked']} numbers: {counts}; {len(claims)} claims" + (f" ({by})" if by else "")
+    lines = []
+    if report["checked"] or claims:
+        lines.append(f"checked {report['checked']} numbers: {counts}; {len(claims)} claims" + (f" ({by})" if by else ""))
     fu = report.get("followup")
     if fu:
         stats = ", ".join(f"{n} {s}" for s, n in fu["counts"].items() if n)
-        line += (f"\nthe follow-up (sca2): {sum(fu['counts'].values())} printed statistics ({stats}); "
-                 f"{fu['findings']} findings, {fu['findings_holding']} hold on the original model")
-    return line
+        lines.append(f"the follow-up (sca2): {sum(fu['counts'].values())} printed statistics ({stats}); "
+                     f"{fu['findings']} findings, {fu['findings_holding']} hold on the original model")
+    return "\n".join(lines)
 
 
 def _num(x, decimals: int = 3) -> str:
@@ -148,9 +152,10 @@ def format_followup(followup: dict, show_all: bool = False) -> str:
     if len(lines) == 2:
         lines.append("(every printed statistic is consistent with repro's runs or matches; --all lists them)")
     lines.append("")
-    head = f"{'finding':<70} {'here':<14} as printed"
+    head = f"{'finding':<76} {'here':<14} on its printed values"
     lines += [head, "-" * len(head)]
     for f in followup["finding_results"]:
-        printed = {True: "holds", False: "does not hold", None: "—"}[f["holds_as_printed"]]
-        lines.append(f"{f['id'][5:]:<9} {f['claim'][:60]:<60} {f['status']:<14} {printed}")
+        printed = {True: "holds", False: "does not hold", None: "(not all printed)"}[f["holds_as_printed"]]
+        claim = f["claim"] if len(f["claim"]) <= 62 else f["claim"][:61] + "…"
+        lines.append(f"{f['id'][5:]:<13} {claim:<62} {f['status']:<14} {printed}")
     return "\n".join(lines)
