@@ -66,11 +66,12 @@ class About(Strict):
 
 
 class ModelSpec(Strict):
-    """The autoencoder's shape: latent width, hidden width and hidden layers."""
+    """The autoencoder's shape: latent width, hidden width and hidden layers, and its GELU."""
 
     latent_dim: int
     hidden_width: int
     hidden_layers: int
+    gelu: Literal["exact", "tanh"]  # exact (erf), as upstream; tanh: the approximation the authors' JAX port used
 
 
 class DataSpec(Strict):
@@ -182,6 +183,9 @@ class Spec(Strict):
     score: ScoreSpec
     sweep: SweepSpec
     figures: FiguresSpec = FiguresSpec()
+    # Whether the last step uses the dopesheet's last row: upstream's loop never applied it (step k
+    # used row min(k, L - 2), method-spec §4.1); the authors' JAX port did.
+    final_row: Literal["skipped", "applied"]
     # Keyframes set over the dopesheet's: {column: {step: value}} ([schedule.anchor] "750" = 0.5,
     # or --set schedule.anchor.750=0.5). Part of the spec, so a result's spec.toml and dopesheet.csv
     # still say how it was trained.

@@ -28,19 +28,20 @@ from torch import Tensor
 from torch.func import grad, vmap
 
 from repro.base.progress import Progress
-from repro.method.model import SphericalAutoencoder
+from repro.method.model import GELUS, SphericalAutoencoder
 from repro.method.regularizers import Regularizer
 from repro.engine.replay import BatchPlan
 from repro.engine.rowsplit import row_split, weight_grad
 from repro.method.adam import FastAdam
-from repro.engine.train import TrainResult, ValidationSet, _weight, count_labels, first_non_finite, validate
+from repro.engine.train import (TrainResult, ValidationSet, _weight, count_labels, first_non_finite, validate,
+                                with_fixed_rows)
 
 
 def _linear_names(model: SphericalAutoencoder, part: str) -> list[str]:
     return [f"{part}.{n}" for n, m in getattr(model, part).named_children() if isinstance(m, torch.nn.Linear)]
 
 
-def _mlp(h: Tensor, layers: list[str], weight: dict, bias: dict, tap: dict, inputs: list) -> Tensor:
+def _mlp(h: Tensor, layers: list[str], weight: dict, bias: dict, tap: dict, inputs: list, gelu: str) -> Tensor:
     """One seed's encoder or decoder as in training mode, recording the input of each tapped layer."""
     for i, name in enumerate(layers):
         if name in tap:
@@ -49,7 +50,7 @@ def _mlp(h: Tensor, layers: list[str], weight: dict, bias: dict, tap: dict, inpu
         else:
             h = F.linear(h, weight[name], bias[name])
         if i < len(layers) - 1:
-            h = F.gelu(h)
+            h = F.gelu(h, approximate=gelu)
     return h
 
 
@@ -66,10 +67,12 @@ def train_many(
     """Train len(models) seeds together; returns one TrainResult per seed (in order)."""
     t0 = time.perf_counter()
     template = models[0]
+    gelu = GELUS[template.gelu]
     names = [n for n, _ in template.named_parameters()]
     stacked = {n: torch.stack([dict(m.named_parameters())[n].detach() for m in models]).contiguous() for n in names}
     encoder, decoder = _linear_names(template, "encoder"), _linear_names(template, "decoder")
     layers = encoder + decoder
+    widths = [stacked[f"{n}.weight"].shape[1] for n in decoder[:-1]]  # the decoder layers a GELU follows
     weight = {n: stacked[f"{n}.weight"] for n in layers}
     bias = {n: stacked[f"{n}.bias"] for n in layers}
     last_row = len(schedule["lr"]) - 2
@@ -83,12 +86,13 @@ def train_many(
     def loss_fn(bias, free, tap, fixed, x, labels, terms):
         inputs: list[Tensor] = []
         weight = {**free, **fixed}
-        z = F.normalize(_mlp(x, encoder, weight, bias, tap, inputs), dim=-1)
+        z = F.normalize(_mlp(x, encoder, weight, bias, tap, inputs, gelu), dim=-1)
         # decoder terms' fixed latents ride along as extra rows of the decoder's batch, as in the
         # per-seed loop (no decoder layer is tapped when there are any; checked below)
         fixed = [r.at_latent for r, _ in terms if r.at_latent is not None]
-        y = _mlp(torch.cat([z, *fixed]) if fixed else z, decoder, weight, bias, tap, inputs)
-        y_fixed = list(y[len(z):].split(1)) if fixed else []
+        rows = with_fixed_rows(len(z), fixed, widths)
+        y = _mlp(torch.cat([z, *rows]) if fixed else z, decoder, weight, bias, tap, inputs, gelu)
+        y_fixed = list(y[len(z):len(z) + len(fixed)].split(1)) if fixed else []
         y = y[:len(z)] if fixed else y
         total = F.mse_loss(y, x)
         for r, w in terms:
@@ -157,6 +161,6 @@ def _unstack(template: SphericalAutoencoder, stacked: dict[str, Tensor], i: int)
     """Seed i's model as an ordinary module (a copy of its slice)."""
     m = template
     with torch.device("meta"):
-        model = SphericalAutoencoder(m.latent_dim, m.hidden_width, m.hidden_layers)
+        model = SphericalAutoencoder(m.latent_dim, m.hidden_width, m.hidden_layers, m.gelu)
     model.load_state_dict({n: v[i].clone() for n, v in stacked.items()}, assign=True)
     return model

@@ -42,8 +42,13 @@ def regularizers(spec: Spec) -> list[Regularizer]:
 
 
 def schedule_of(spec: Spec) -> dict[str, list[float]]:
-    """Every dopesheet property per timeline row (float64); the spec checks lr is there."""
-    return spec.sheet.realize()
+    """Every dopesheet property per timeline row (float64); the spec checks lr is there.
+    Training's step k reads row min(k, rows - 2) (upstream's loop); with `final_row = "applied"`
+    the last row is given twice, so the last step reads it (the authors' JAX port)."""
+    rows = spec.sheet.realize()
+    if spec.final_row == "applied":
+        rows = {k: [*v, v[-1]] for k, v in rows.items()}
+    return rows
 
 
 def initial_models_and_plans(spec: Spec, seeds: Sequence[int]) -> tuple[Tensor, list[SphericalAutoencoder], list[BatchPlan]]:
@@ -58,7 +63,7 @@ def initial_models_and_plans(spec: Spec, seeds: Sequence[int]) -> tuple[Tensor, 
     models, plans = [], []
     for s in seeds:
         g = torch.Generator().manual_seed(s)
-        models.append(build_model(m.latent_dim, m.hidden_width, m.hidden_layers, g))
+        models.append(build_model(m.latent_dim, m.hidden_width, m.hidden_layers, g, m.gelu))
         plans.append(plan_batches(g, len(rgb), probs, len(spec.sheet), spec.data.batch_size,
                                   spec.data.loader_workers, validates, sample))
     return torch.tensor(rgb, dtype=torch.float32), models, plans

@@ -23,7 +23,7 @@ from torch import Tensor
 from repro.base.errors import TrainingDiverged
 from repro.base.progress import Progress
 from repro.method.adam import FastAdam
-from repro.method.model import SphericalAutoencoder
+from repro.method.model import GELUS, SphericalAutoencoder
 from repro.method.regularizers import Regularizer
 from repro.engine.replay import BatchPlan
 from repro.engine.rowsplit import row_split, weight_grad
@@ -97,9 +97,10 @@ class _Forward:
                     for m in seq if isinstance(m, torch.nn.Linear)]
 
         self.enc, self.dec = layers(model.encoder), layers(model.decoder)
+        self.gelu = GELUS[model.gelu]
+        self.widths = [w.shape[0] for w, _, _ in self.dec[:-1]]  # the decoder layers a GELU follows
 
-    @staticmethod
-    def _mlp(h: Tensor, layers) -> Tensor:
+    def _mlp(self, h: Tensor, layers) -> Tensor:
         last = len(layers) - 1
         for i, (w, b, split) in enumerate(layers):
             if split is None:
@@ -109,7 +110,7 @@ class _Forward:
                 h = F.linear(x, w.detach(), b)
                 h.register_hook(lambda g, w=w, x=x, split=split: _set_grad(w, weight_grad(g, x.detach(), split)))
             if i < last:
-                h = F.gelu(h)
+                h = F.gelu(h, approximate=self.gelu)
         return h
 
     def __call__(self, x: Tensor, fixed: Sequence[Tensor] = ()) -> tuple[Tensor, Tensor, list[Tensor]]:
@@ -118,8 +119,26 @@ class _Forward:
         z = F.normalize(self._mlp(x, self.enc), dim=-1)
         if not fixed:
             return self._mlp(z, self.dec), z, []
-        out = self._mlp(torch.cat([z, *fixed]), self.dec)
-        return out[:len(z)], z, list(out[len(z):].split(1))
+        out = self._mlp(torch.cat([z, *with_fixed_rows(len(z), fixed, self.widths)]), self.dec)
+        return out[:len(z)], z, list(out[len(z):len(z) + len(fixed)].split(1))
+
+
+# ATen's elementwise kernels (GELU's tanh form among them) take elements in vector chunks of up to
+# 64 floats and the rest one by one, which rounds differently: a decoder batch whose every layer
+# has a whole number of chunks per seed rounds alike alone (per-seed loop) and stacked (batched).
+CHUNK_FLOATS = 64
+
+
+def with_fixed_rows(batch: int, fixed: Sequence[Tensor], widths: Sequence[int]) -> list[Tensor]:
+    """The decoder terms' fixed latents [1, E] to append to a batch of `batch` latents, the last
+    repeated until the output of every decoder layer a GELU follows (`widths`) fills whole chunks. The repeats get no
+    gradient: only the first len(fixed) rows feed a term."""
+    rows = list(fixed)
+    if not rows:
+        return rows
+    while any(((batch + len(rows)) * w) % CHUNK_FLOATS for w in widths):
+        rows.append(rows[-1])
+    return rows
 
 
 def _set_grad(w: Tensor, g: Tensor) -> None:

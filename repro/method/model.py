@@ -1,6 +1,7 @@
 """The spherical autoencoder: x -> encoder -> z / ||z|| -> decoder -> y.
 
     encoder = Linear(3, H), GELU, [Linear(H, H), GELU] * (n - 1), Linear(H, E)
+    (GELU exact, with erf, as upstream; or its tanh approximation, as the authors' JAX port)
     bottleneck = z / max(||z||_2, 1e-12)          (latents live on the unit sphere S^(E-1))
     decoder = Linear(E, H), GELU, [Linear(H, H), GELU] * (n - 1), Linear(H, 3)
 
@@ -27,24 +28,27 @@ from repro.base.errors import ReproError, first_line
 LatentMap = Callable[[Tensor], Tensor]
 
 
-def _codec(sizes: list[int]) -> nn.Sequential:
+GELUS = {"exact": "none", "tanh": "tanh"}  # the spec's word -> torch's `approximate`
+
+
+def _codec(sizes: list[int], gelu: str) -> nn.Sequential:
     layers: list[nn.Module] = []
     for i, (a, b) in enumerate(itertools.pairwise(sizes)):
         layers.append(nn.Linear(a, b))
         if i < len(sizes) - 2:
-            layers.append(nn.GELU())
+            layers.append(nn.GELU(approximate=GELUS[gelu]))
     return nn.Sequential(*layers)
 
 
 class SphericalAutoencoder(nn.Module):
     """The autoencoder with its latents on the unit sphere (see the module's docstring)."""
 
-    def __init__(self, latent_dim: int, hidden_width: int = 16, hidden_layers: int = 1):
+    def __init__(self, latent_dim: int, hidden_width: int = 16, hidden_layers: int = 1, gelu: str = "exact"):
         super().__init__()
         hidden = [hidden_width] * hidden_layers
-        self.latent_dim, self.hidden_width, self.hidden_layers = latent_dim, hidden_width, hidden_layers
-        self.encoder = _codec([3, *hidden, latent_dim])
-        self.decoder = _codec([latent_dim, *hidden, 3])
+        self.latent_dim, self.hidden_width, self.hidden_layers, self.gelu = latent_dim, hidden_width, hidden_layers, gelu
+        self.encoder = _codec([3, *hidden, latent_dim], gelu)
+        self.decoder = _codec([latent_dim, *hidden, 3], gelu)
 
     def encode(self, x: Tensor) -> Tensor:  # [B, 3] -> [B, E], unit norm
         """Colours [B, 3] to unit latents [B, E]."""
@@ -68,7 +72,7 @@ class SphericalAutoencoder(nn.Module):
 
 
 def build_model(
-    latent_dim: int, hidden_width: int, hidden_layers: int, generator: torch.Generator
+    latent_dim: int, hidden_width: int, hidden_layers: int, generator: torch.Generator, gelu: str = "exact"
 ) -> SphericalAutoencoder:
     """Build the model and draw its initial weights from `generator`.
 
@@ -76,7 +80,7 @@ def build_model(
     torch's default init (kaiming-uniform with a = sqrt(5)) would from the global generator.
     """
     with torch.device("meta"):
-        model = SphericalAutoencoder(latent_dim, hidden_width, hidden_layers)
+        model = SphericalAutoencoder(latent_dim, hidden_width, hidden_layers, gelu)
     model = model.to_empty(device="cpu")
     with torch.no_grad():
         for lin in model.linears():
@@ -93,10 +97,11 @@ def to_bytes(model: nn.Module) -> bytes:
     return buf.getvalue()
 
 
-def from_bytes(data: bytes, latent_dim: int, hidden_width: int, hidden_layers: int) -> SphericalAutoencoder:
+def from_bytes(data: bytes, latent_dim: int, hidden_width: int, hidden_layers: int,
+               gelu: str = "exact") -> SphericalAutoencoder:
     """A model from `to_bytes`' bytes, in evaluation mode (no initial draws: the weights are the file's)."""
     with torch.device("meta"):
-        model = SphericalAutoencoder(latent_dim, hidden_width, hidden_layers)
+        model = SphericalAutoencoder(latent_dim, hidden_width, hidden_layers, gelu)
     try:
         state = torch.load(io.BytesIO(data), weights_only=True)
         model.load_state_dict(state, assign=True)

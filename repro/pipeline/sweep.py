@@ -304,7 +304,7 @@ def _progress_note(done: int, partial: float, total: int, elapsed: float) -> str
 
 def _model_from(spec: Spec, state: bytes) -> SphericalAutoencoder:
     m = spec.model
-    return from_bytes(state, m.latent_dim, m.hidden_width, m.hidden_layers)
+    return from_bytes(state, m.latent_dim, m.hidden_width, m.hidden_layers, m.gelu)
 
 
 def evaluate_chunk(spec: Spec, items: list[tuple[int, bytes]]) -> list[dict]:

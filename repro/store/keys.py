@@ -34,7 +34,7 @@ PACKAGE = Path(__file__).resolve().parent.parent  # the repro package
 # directly or not (spec, schema and machine included), found by reading the imports.
 TRAINING_CODE = ("repro.engine.train", "repro.engine.batched", "repro.engine.data")
 EVALUATION_CODE = ("repro.engine.evaluate", "repro.method.interventions", "repro.method.surgery")
-TRAINING_FIELDS = ("seed", "model", "data", "labels", "validation", "regularizers")
+TRAINING_FIELDS = ("seed", "model", "data", "labels", "validation", "regularizers", "final_row")
 
 
 def _file(module: str) -> Path | None:

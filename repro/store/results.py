@@ -316,15 +316,15 @@ def load_model(path: Path, spec: Spec, record: TrainingRecord | None = None) -> 
     if record is not None and sha256_bytes(data) != record["files"][MODEL]:
         raise ReproError(f"{path / MODEL} does not match its training.json; run again to retrain it")
     m = spec.model
-    model = _model(path, data, (m.latent_dim, m.hidden_width, m.hidden_layers))
+    model = _model(path, data, (m.latent_dim, m.hidden_width, m.hidden_layers), m.gelu)
     if record is not None and fingerprint(model) != record["model_sha256"]:
         raise ReproError(f"{path / MODEL} is not the model its training.json describes")
     return model
 
 
-def _model(path: Path, data: bytes, shape: tuple[int, int, int]) -> SphericalAutoencoder:
+def _model(path: Path, data: bytes, shape: tuple[int, int, int], gelu: str = "exact") -> SphericalAutoencoder:
     try:
-        return from_bytes(data, *shape)
+        return from_bytes(data, *shape, gelu)
     except ReproError as e:
         raise ReproError(f"{path / MODEL}: {e}; run again with --force to retrain it") from None
 
@@ -335,12 +335,15 @@ def load_model_of(path: Path, record: TrainingRecord) -> SphericalAutoencoder:
     try:
         m = record["inputs"]["spec"]["model"]
         shape = int(m["latent_dim"]), int(m["hidden_width"]), int(m["hidden_layers"])
+        gelu = str(m.get("gelu", "exact"))
+        if gelu not in ("exact", "tanh"):
+            raise ValueError(gelu)
     except (KeyError, TypeError, ValueError):
         raise ReproError(f"{path / TRAINING} does not say the model's shape; run again to retrain it") from None
     data = regular_bytes(path / MODEL)
     if data is None or sha256_bytes(data) != record.get("files", {}).get(MODEL):
         raise ReproError(f"{path / MODEL} is missing or does not match its training.json; run again to retrain it")
-    model = _model(path, data, shape)
+    model = _model(path, data, shape, gelu)
     if fingerprint(model) != record["model_sha256"]:
         raise ReproError(f"{path / MODEL} is not the model its training.json describes")
     return model

@@ -27,15 +27,16 @@ pytestmark = pytest.mark.integration
     # ignored the table fails here).
     ([*FIVE_D, "model.hidden_width=20"], {5: 4, 20: 8}),
     # The follow-up's decoder term (sca2's fallback): its fixed latent rides along in the
-    # decoder's batch in both loops.
-    ("quick-fallback", None),
-], ids=["4-D", "5-D", "5-D-row-split", "fallback"])
+    # decoder's batch in both loops; and the port's deviations (tanh GELU, the last row applied).
+    (("quick-fallback", []), None),
+    (("quick-fallback", ['model.gelu="tanh"', 'final_row="applied"']), None),
+], ids=["4-D", "5-D", "5-D-row-split", "fallback", "fallback-port"])
 def test_batched_equals_one_at_a_time(overrides, splits, monkeypatch):
     if splits is not None:
         monkeypatch.setattr(rowsplit, "_table", lambda: splits)
         assert rowsplit.row_split(5, 20) == 4
-    name = overrides if isinstance(overrides, str) else "quick"
-    spec = load_spec(str(SPECS / f"{name}.toml"), [] if isinstance(overrides, str) else overrides)
+    name, overrides = overrides if isinstance(overrides, tuple) else ("quick", overrides)
+    spec = load_spec(str(SPECS / f"{name}.toml"), overrides)
     seeds = [0, 1, 5]
     with machine.pinned():
         colors, models, plans = D.initial_models_and_plans(spec, seeds)

@@ -123,3 +123,13 @@ def test_a_spec_schedule_gives_an_unscheduled_regulariser_a_column_of_its_own():
 def test_bad_follow_up_fields_are_named(override, message):
     with pytest.raises(SpecError, match=message.replace("[", r"\[").replace("^", r"\^")):
         load_spec("sca2-2.9.2-fallback", [override])
+
+
+def test_fixed_rows_pad_the_decoder_batch_to_whole_chunks():
+    from repro.engine.train import CHUNK_FLOATS, with_fixed_rows
+
+    a, b = torch.zeros(1, 5), torch.ones(1, 5)
+    assert with_fixed_rows(64, [], [16, 16]) == []
+    rows = with_fixed_rows(64, [a, b], [16, 16])  # 66 rows of 16 -> 68 (whole chunks of 64 floats)
+    assert len(rows) == 4 and rows[0] is a and all(r is b for r in rows[1:])
+    assert all((64 + len(with_fixed_rows(64, [a], [w]))) * w % CHUNK_FLOATS == 0 for w in (10, 16, 20))
