@@ -73,6 +73,8 @@ class StatisticResult:
     status: str
     reason: str
     note: str
+    # the same statistic on the port variants' runs (the registry's [port]), or None
+    port: dict[str, Any] | None = None
 
 
 @dataclass
@@ -91,6 +93,7 @@ class FindingResult:
     values: dict[str, float | None]  # repro's value of every statistic it reads
     seed_level: str
     contradiction: str
+    holds_port: bool | None = None  # on the port variants' statistics (None: not run)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -262,21 +265,46 @@ def runs_of(data, experiments: Sequence[str]) -> list[Mapping[str, Any]]:
     return [m for x in experiments for _, m in sorted(data.seeds(x).items())]
 
 
-def check_followup(statistics: Sequence[StatisticItem], findings: Sequence[FindingItem], data,
-                   experiments: Sequence[str] | None = None) -> tuple[list[StatisticResult], list[FindingResult]]:
-    """Every statistic and finding (of `experiments`, if given) against repro's runs."""
-    chosen = [st for st in statistics if not experiments or any(x in experiments for x in st.experiments)]
+def _judge_all(chosen: Sequence[StatisticItem], data, rename: Mapping[str, str]) -> dict[str, StatisticResult]:
     pooled: dict[tuple[str, ...], list] = {}
     results = {}
     for st in chosen:
-        key = tuple(st.experiments)
+        key = tuple(rename.get(x, x) for x in st.experiments)
         if key not in pooled:
             pooled[key] = runs_of(data, key)
         results[st.id] = judge_statistic(st, pooled[key])
-    judged = [judge_finding(fi, results) for fi in findings if all(r in results for r in _refs(fi.predicate))]
+    return results
+
+
+def check_followup(statistics: Sequence[StatisticItem], findings: Sequence[FindingItem], data,
+                   experiments: Sequence[str] | None = None, ports: Mapping[str, str] | None = None,
+                   ) -> tuple[list[StatisticResult], list[FindingResult]]:
+    """Every statistic and finding (of `experiments`, if given) against repro's runs, and, where
+    `ports` names every experiment a statistic reads, against the port variants' runs too."""
+    chosen = [st for st in statistics if not experiments or any(x in experiments for x in st.experiments)]
+    results = _judge_all(chosen, data, {})
+    ported = [st for st in chosen if ports and all(x in ports for x in st.experiments)]
+    port = _judge_all(ported, data, ports or {})
+    for k, r in port.items():
+        results[k].port = {"experiments": [(ports or {})[x] for x in r.experiments],
+                           "reproduced": r.reproduced, "runs": r.runs, "interval": r.interval,
+                           "prediction": r.prediction, "p": r.p, "status": r.status, "reason": r.reason}
+    judged = []
+    for fi in findings:
+        if not all(r in results for r in _refs(fi.predicate)):
+            continue
+        f = judge_finding(fi, results)
+        if all(r in port for r in _refs(fi.predicate)):
+            f.holds_port = _predicate(fi.predicate, {k: s.reproduced for k, s in port.items()})
+        judged.append(f)
     return list(results.values()), judged
 
 
 def counts(results: Sequence[StatisticResult]) -> dict[str, int]:
     """How many printed statistics got each status (the computed-only ones are not counted)."""
     return {s: sum(r.status == s for r in results) for s in STATUSES}
+
+
+def port_counts(results: Sequence[StatisticResult]) -> dict[str, int]:
+    """The same counts on the port variants' runs (statistics judged there only)."""
+    return {s: sum(r.port is not None and r.port["status"] == s for r in results) for s in STATUSES}

@@ -143,6 +143,9 @@ class RegistryFile(Strict):
     claim: list[ClaimItem] = []
     statistic: list[StatisticItem] = []
     finding: list[FindingItem] = []
+    # experiment -> the same experiment with the follow-up's port deviations switched on: every
+    # statistic and finding is judged on both
+    port: dict[str, str] = {}
 
 
 @dataclass(frozen=True)
@@ -174,10 +177,12 @@ class Registry:
     claims: list[ClaimItem]
     statistics: list[StatisticItem] = field(default_factory=list)
     findings: list[FindingItem] = field(default_factory=list)
+    ports: dict[str, str] = field(default_factory=dict)
 
     def followup_experiments(self) -> list[str]:
-        """The experiments the follow-up's statistics read."""
-        return sorted({x for st in self.statistics for x in st.experiments})
+        """The experiments the follow-up's statistics read (their port variants included)."""
+        mine = {x for st in self.statistics for x in st.experiments}
+        return sorted(mine | {self.ports[x] for x in mine if x in self.ports})
 
     def check_known(self, experiments: list[str]) -> None:
         """ReproError unless every experiment has something registered (an entry, claim or statistic)."""
@@ -218,11 +223,13 @@ def load_registry(directory: Path | None = None) -> Registry:
     claims: list[ClaimItem] = []
     statistics: list[StatisticItem] = []
     findings: list[FindingItem] = []
+    ports: dict[str, str] = {}
     for f, data in registry_files(d):
         entries += _entries_of(data, f)
         claims += data.claim
         statistics += data.statistic
         findings += data.finding
+        ports.update(data.port)
     load_fingerprints()  # the fingerprints, checked before any work starts
     ids = Counter([e.id for e in entries] + [c.id for c in claims] + [st.id for st in statistics]
                   + [fi.id for fi in findings])
@@ -258,7 +265,7 @@ def load_registry(directory: Path | None = None) -> Registry:
         if c.discrepancy and c.expected != "fails":
             raise ReproError(f"registry claim {c.id}: a claim tied to a discrepancy is expected to fail "
                              f"(expected = \"fails\")")
-    return Registry(entries, claims, statistics, findings)
+    return Registry(entries, claims, statistics, findings, ports)
 
 
 def _check_followup(statistics: list[StatisticItem], findings: list[FindingItem]) -> None:

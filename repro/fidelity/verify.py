@@ -330,8 +330,10 @@ def verify(registry: Registry, data: Results, experiments: list[str] | None = No
     if not quick and registry.statistics and (not experiments or set(experiments) & set(registry.followup_experiments())):
         from repro.fidelity import followup as FU
 
-        stats, findings = FU.check_followup(registry.statistics, registry.findings, data, experiments)
-        followup = {"counts": FU.counts(stats), "criteria": dict(FU.CRITERIA),
+        stats, findings = FU.check_followup(registry.statistics, registry.findings, data, experiments, registry.ports)
+        followup = {"counts": FU.counts(stats), "criteria": dict(FU.CRITERIA), "ports": dict(registry.ports),
+                    "port_counts": FU.port_counts(stats),
+                    "findings_holding_port": sum(f.holds_port is True for f in findings),
                     "findings_holding": sum(f.holds is True for f in findings), "findings": len(findings),
                     "statistics": [asdict(r) for r in stats], "finding_results": [asdict(f) for f in findings]}
     from repro.base.machine import environment, pinned

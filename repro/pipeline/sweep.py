@@ -161,12 +161,15 @@ def run_sweep(spec: Spec, seeds: list[int] | None = None, executor: Workers | No
     specs = {s: spec.with_seed(s) for s in seeds}
     trained: dict[int, Trained] = {}
     todo = []
+    said: list[str] = []
     for s, sp in specs.items():
-        hit = cached_training(sp, log)
+        hit = cached_training(sp, said.append if log else None)
         if hit is not None:
             trained[s] = hit
         else:
             todo.append(s)
+    if log:
+        _say_once_per_reason(said, log)
     cached = len(trained)
     if todo:
         _train(spec, specs, todo, trained, executor, progress, t0, chunk_size)
@@ -203,6 +206,22 @@ def run_sweep(spec: Spec, seeds: list[int] | None = None, executor: Workers | No
     lines = [",".join(cols)] + [",".join(str(r.get(c, "")) for c in cols) for r in rows]
     R.atomic_write_text(out / layout.RUNS, "\n".join(lines) + "\n")
     return out, summary
+
+
+def _say_once_per_reason(lines: list[str], log: Log) -> None:
+    """Why cached models were not reused: the first seed's line per reason, then how many more seeds
+    had it (a changed spec or code supersedes every seed's model at once)."""
+    import re
+
+    groups: dict[str, list[str]] = {}
+    for line in lines:  # "NAME seed N: ... in PATH ..." -> the reason without the seed and folder
+        reason = re.sub(r"^\S+ seed \d+: ", "", line)
+        reason = re.sub(r"(?<=\s)\S*/[0-9a-f]{16}\b", "FOLDER", reason)
+        groups.setdefault(reason, []).append(line)
+    for same in groups.values():
+        log(same[0])
+        if len(same) > 1:
+            log(f"  ... and {len(same) - 1} more seed{'s' if len(same) > 2 else ''} for the same reason")
 
 
 def _train(spec, specs, todo, trained, executor, progress, t0, chunk_size) -> None:

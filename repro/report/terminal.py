@@ -126,8 +126,11 @@ def format_counts(report: dict) -> str:
     fu = report.get("followup")
     if fu:
         stats = ", ".join(f"{n} {s}" for s, n in fu["counts"].items() if n)
-        lines.append(f"the follow-up (sca2): {sum(fu['counts'].values())} printed statistics ({stats}); "
-                     f"{fu['findings']} findings, {fu['findings_holding']} hold on the original model")
+        port = ", ".join(f"{n} {s}" for s, n in fu.get("port_counts", {}).items() if n)
+        lines.append(f"the follow-up (sca2): {sum(fu['counts'].values())} printed statistics ({stats}"
+                     + (f"; with the port's deviations: {port}" if port else "") + f"); {fu['findings']} findings, "
+                     f"{fu['findings_holding']} hold on the original model"
+                     + (f", {fu['findings_holding_port']} with the port's deviations" if port else ""))
     return "\n".join(lines)
 
 
@@ -138,24 +141,29 @@ def _num(x, decimals: int = 3) -> str:
 def format_followup(followup: dict, show_all: bool = False) -> str:
     """The follow-up's printed statistics against repro's runs (those that differ or are faults,
     or all), then its findings on repro's statistics and on the report's own numbers."""
-    head = f"{'statistic':<58} {'printed':>9} {'n':>4} {'here':>9} {'runs':>5} {'95% range at n':>19}  status"
+    head = (f"{'statistic':<58} {'printed':>9} {'n':>4} {'here':>9} {'runs':>5} {'95% range at n':>19}  "
+            f"{'status':<11} with the port's deviations")
     lines = [head, "-" * len(head)]
+    quiet = ("consistent", "matches", "sca2 only")
     for r in followup["statistics"]:
-        if r["published"] is None or (not show_all and r["status"] in ("consistent", "matches", "sca2 only")):
+        port = r.get("port") or {}
+        if r["published"] is None or (not show_all and r["status"] in quiet and port.get("status", "consistent") in quiet):
             continue
         d = r["decimals"]
         rng = "" if r["prediction"] is None else f"[{_num(r['prediction'][0], d + 1)}, {_num(r['prediction'][1], d + 1)}]"
         if r["p"] is not None:
             rng = f"Fisher p {r['p']:.2g}"
+        there = f"{port['status']} ({_num(port['reproduced'], d + 1)})" if port else "—"
         lines.append(f"{r['id'][5:63]:<58} {_num(r['published'], d):>9} {r['n_published'] or '':>4} "
-                     f"{_num(r['reproduced'], d + 1):>9} {r['runs']:>5} {rng:>19}  {r['status']}")
+                     f"{_num(r['reproduced'], d + 1):>9} {r['runs']:>5} {rng:>19}  {r['status']:<11} {there}")
     if len(lines) == 2:
         lines.append("(every printed statistic is consistent with repro's runs or matches; --all lists them)")
     lines.append("")
-    head = f"{'finding':<76} {'here':<14} on its printed values"
+    head = f"{'finding':<76} {'here':<14} {'port deviations':<16} on its printed values"
     lines += [head, "-" * len(head)]
+    words = {True: "holds", False: "does not hold", None: "—"}
     for f in followup["finding_results"]:
-        printed = {True: "holds", False: "does not hold", None: "(not all printed)"}[f["holds_as_printed"]]
+        printed = {**words, None: "(not all printed)"}[f["holds_as_printed"]]
         claim = f["claim"] if len(f["claim"]) <= 62 else f["claim"][:61] + "…"
-        lines.append(f"{f['id'][5:]:<13} {claim:<62} {f['status']:<14} {printed}")
+        lines.append(f"{f['id'][5:]:<13} {claim:<62} {f['status']:<14} {words[f.get('holds_port')]:<16} {printed}")
     return "\n".join(lines)
