@@ -308,3 +308,27 @@ def counts(results: Sequence[StatisticResult]) -> dict[str, int]:
 def port_counts(results: Sequence[StatisticResult]) -> dict[str, int]:
     """The same counts on the port variants' runs (statistics judged there only)."""
     return {s: sum(r.port is not None and r.port["status"] == s for r in results) for s in STATUSES}
+
+
+CSV_COLUMNS = ("id", "experiments", "statistic", "quantity", "where", "published", "decimals", "n_published",
+               "reproduced", "runs", "interval_lo", "interval_hi", "prediction_lo", "prediction_hi", "p", "status",
+               "port_reproduced", "port_status", "reason", "source", "note")
+
+
+def statistics_csv(rows: Sequence[Mapping[str, Any]]) -> str:
+    """Every statistic's verdict as CSV (results/followup.csv)."""
+    import csv
+    import io
+
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(CSV_COLUMNS)
+    for r in rows:
+        port = r.get("port") or {}
+        lo, hi = r["interval"] or (None, None)
+        plo, phi = r["prediction"] or (None, None)
+        row = {**r, "experiments": " ".join(r["experiments"]), "interval_lo": lo, "interval_hi": hi,
+               "prediction_lo": plo, "prediction_hi": phi, "port_reproduced": port.get("reproduced"),
+               "port_status": port.get("status")}
+        w.writerow(["" if row[k] is None else repr(row[k]) if isinstance(row[k], float) else row[k] for k in CSV_COLUMNS])
+    return buf.getvalue()

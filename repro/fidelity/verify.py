@@ -18,7 +18,7 @@ from typing import Any, NotRequired, Protocol, TypedDict
 from repro.base.paths import ROOT
 from repro.fidelity import judge as J
 from repro.fidelity.expr import value_of
-from repro.store.layout import verification_file, verification_table
+from repro.store.layout import followup_table, verification_file, verification_table
 from repro.fidelity.registry import Entry, Registry
 
 # How an experiment's selected model compares with upstream's run on this platform.
@@ -379,11 +379,16 @@ def write_report(report: VerificationReport, results: Path) -> Path:
     except ValueError:
         old = None
     fresh = json.loads(json.dumps(report, default=float))
-    table = verification_table(path)
-    if isinstance(old, dict) and {k: v for k, v in old.items() if k != "date"} == fresh and table.exists():
+    table, followup = verification_table(path), followup_table(path)
+    tables_exist = table.exists() and ("followup" not in report or followup.exists())
+    if isinstance(old, dict) and {k: v for k, v in old.items() if k != "date"} == fresh and tables_exist:
         return path
     fresh["date"] = datetime.now(timezone.utc).strftime("%Y-%m-%d")
     atomic_write_text(table, entries_csv(report["entries"]))
+    if "followup" in report:
+        from repro.fidelity.followup import statistics_csv
+
+        atomic_write_text(followup, statistics_csv(report["followup"]["statistics"]))
     atomic_write_text(path, json.dumps(fresh, indent=1) + "\n")
     return path
 

@@ -185,15 +185,17 @@ def compile_pdf(sources: list[Path], log: Callable[[str], None] = _log) -> Path:
 
 
 def write_front(data: dict[str, Experiment], out: Path) -> list[str]:
-    """tables/front.tex (claims, fidelity, provenance and differences) and tables/history.tex
-    (upstream's earlier runs), from the verification report."""
+    """tables/front.tex (claims, fidelity, provenance and differences), tables/history.tex
+    (upstream's earlier runs) and tables/followup.tex (the authors' follow-up), from the
+    verification report."""
     from repro.report.collect import read_verification_report
-    from repro.report.front import earlier_runs, front_matter
+    from repro.report.front import earlier_runs, followup, front_matter
 
     report = read_verification_report()
     _write_if_changed(out / "front.tex", front_matter(report, data))
     _write_if_changed(out / "history.tex", earlier_runs(report, data))
-    return ["front.tex", "history.tex"]
+    _write_if_changed(out / "followup.tex", followup(report))
+    return ["front.tex", "history.tex", "followup.tex"]
 
 
 def build(jobs: int | None = None, log: Callable[[str], None] = _log) -> Path:

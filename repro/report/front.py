@@ -211,3 +211,70 @@ def earlier_runs(report: VerificationReport, data: dict[str, Experiment]) -> str
                      "chaotic": x.get("chaotic"), "largest": _largest(mine),
                      "fingerprint": FINGERPRINT_SHORT.get(x.get("fingerprint", {}).get("status", ""), "")})
     return render("history.tex.j2", runs=runs, band_ranges=report.get("band_ranges", 3))
+
+
+def _sig(value) -> str:
+    from repro.report.latex import sig
+
+    return sig(value, 3)
+
+
+def followup(report: VerificationReport) -> str:
+    """The section on the authors' follow-up (sca2): its statistics and findings against the
+    distribution of repro's runs, with and without the port's deviations."""
+    from repro.report.latex import printed, render
+
+    fu = report.get("followup")
+    if not fu:
+        return render("followup.tex.j2", stats=[])
+    stats = []
+    for r in fu["statistics"]:
+        if r["published"] is None:
+            continue  # computed for the findings only
+        d, port = r["decimals"], r.get("port") or {}
+        ci = ""
+        if r["statistic"] == "count":
+            here = f"{r['reproduced']:.0f}/{r['runs']}" if r["reproduced"] is not None else "--"
+            rng = f"$p={r['p']:.2g}$" if r["p"] is not None else ""
+        elif r["statistic"] in ("exact", "seed"):
+            here, rng = ("--" if r["reproduced"] is None else f"{r['reproduced']:.0f}"), ""
+        else:
+            here = _sig(r["reproduced"])
+            ci = f"{_sig(r['interval'][0])}--{_sig(r['interval'][1])}" if r["interval"] else ""
+            rng = f"{_sig(r['prediction'][0])}--{_sig(r['prediction'][1])}" if r["prediction"] else ""
+        value = printed(r["published"], 0 if r["statistic"] in ("count", "exact", "seed") else d)
+        if r["statistic"] not in ("count", "exact", "seed") and 0 < abs(r["published"]) < 10.0 ** -3:
+            value = _sig(r["published"])
+        stats.append({"id": r["id"].removeprefix("sca2."), "printed": value, "n": r["n_published"] or "",
+                      "here": here, "ci": ci, "range": rng, "status": r["status"], "port": port.get("status", "--")})
+    words = {True: "holds", False: "does not hold", None: "--"}
+    by_id = {r["id"]: r for r in fu["statistics"]}
+
+    def ours(f) -> str:
+        """Our values of the statistics a finding reads, each with its 95% interval and runs."""
+        parts = []
+        for ref in list(dict.fromkeys(f["values"]))[:4]:
+            r = by_id.get(ref)
+            if r is None or r["reproduced"] is None:
+                continue
+            if r["statistic"] == "count":
+                parts.append(f"{r['reproduced']:.0f}/{r['runs']}")
+            else:
+                ci = f" [{_sig(r['interval'][0])}, {_sig(r['interval'][1])}]" if r["interval"] else ""
+                parts.append(f"{_sig(r['reproduced'])}{ci}")
+        return "; ".join(parts)
+
+    findings = [{"short": f["id"].removeprefix("sca2."), "claim": f["claim"], "published": f["published"],
+                 "ours": ours(f), "here": words[f["holds"]], "port": words[f.get("holds_port")],
+                 "printed": words[f["holds_as_printed"]] if f["holds_as_printed"] is not None else "(not all)"}
+                for f in fu["finding_results"]]
+    quiet = ("consistent", "matches", "sca2 only")
+    shown = [s for s, r in zip(stats, (r for r in fu["statistics"] if r["published"] is not None))
+             if r["status"] not in quiet or (r.get("port") or {}).get("status", "consistent") not in quiet]
+    contradictions = [{"id": f["id"].removeprefix("sca2."), "contradiction": f["contradiction"]}
+                      for f in fu["finding_results"] if f["contradiction"]]
+    runs = max((r["runs"] for r in fu["statistics"] if r["statistic"] not in ("count",) and len(r["experiments"]) == 1
+                and not r["where"]), default=0)
+    return render("followup.tex.j2", stats=shown, total=len(stats), findings=findings, contradictions=contradictions,
+                  counts=fu["counts"], port_counts=fu.get("port_counts", {}), holding=fu["findings_holding"],
+                  holding_port=fu.get("findings_holding_port", 0), runs=runs)

@@ -90,6 +90,11 @@ def verification_table(report_file: Path) -> Path:
     return report_file.with_suffix(".csv")
 
 
+def followup_table(report_file: Path) -> Path:
+    """The follow-up's statistics as CSV, beside a verification report (followup.csv, followup-partial.csv)."""
+    return report_file.with_name(report_file.stem.replace("verification", "followup") + ".csv")
+
+
 def timings_file() -> Path:
     """Where `repro paper` writes where its time went."""
     return results_dir() / "paper-timings.json"

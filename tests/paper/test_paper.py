@@ -85,6 +85,18 @@ class TestTheReport:
             assert f"{c['seeds_holding']}/{c['seeds']}" in front
         assert "not from the authors’ checkpoints" in front.replace("\n", " ")
 
+    def test_the_follow_up_section_gives_every_finding_its_verdicts(self, report):
+        """The authors' follow-up: each finding of the verification with its three verdicts, and the
+        counts of the statistics' statuses, from results/verification.json."""
+        fu = json.loads((report["results"] / "verification.json").read_text())["followup"]
+        tex = (report["tmp"] / "tables" / "followup.tex").read_text()
+        assert r"\section{The authors' later findings on the original model}" in tex
+        for f in fu["finding_results"]:
+            assert f["id"].removeprefix("sca2.") in tex
+        n = sum(fu["counts"].values())
+        assert n >= 50 and f"{fu['counts']['consistent']} & {fu['counts']['differs']}" in tex
+        assert (report["results"] / "followup.csv").read_text().count("\n") == len(fu["statistics"]) + 1
+
     def test_no_line_sticks_out_of_the_text(self, report):
         """TeX's log names every line wider than the text; 1 pt of slack is invisible. No command
         lands in math mode where it is invalid (an en dash there prints as a breve)."""
@@ -94,9 +106,10 @@ class TestTheReport:
         assert "invalid in math mode" not in log, re.findall(r".*invalid in math mode.*", log)
 
     def test_it_is_short_and_its_listing_is_short(self, report):
-        """At most 30 pages; the verification appendix (the last section) at most 5."""
+        """At most 33 pages (30 before the follow-up's section of three); the verification appendix
+        (the last section) at most 5."""
         pages = _pages(report["pdf"])
-        assert pages <= 30, pages
+        assert pages <= 33, pages
         start = next(p for p in range(pages, 0, -1) if re.search(r"^\s*B\s+Verification\s*$", _text_of_page(
             report["pdf"], p), re.M))
         assert pages - start + 1 <= 5, (start, pages)
