@@ -295,6 +295,21 @@ class Run:
                 for k, v in self.metrics["selectivity"].items()}
 
     @property
+    def probes(self) -> pd.DataFrame | None:
+        """The follow-up's measurements (specs with evaluation.probes, e.g. sca2-2.9.2-fallback): a row
+        per intervention (and the baseline) with its error on the concept's colours, the others, the
+        concept colour itself and the whole grid, and its score; None for other specs. The run's
+        leak, anchor, reconstruction, opposite-pole colour and health are in metrics["probes"]."""
+        import pandas as pd
+
+        pr = self.metrics.get("probes")
+        if pr is None:
+            return None
+        frame = pd.DataFrame.from_dict(pr["groups"], orient="index")
+        frame.index.name = "intervention"
+        return frame
+
+    @property
     def labels(self) -> dict[str, int]:
         """Positive labels the regularisers used in training ('total': samples seen)."""
         return dict(self.metrics["label_counts"])
@@ -523,9 +538,34 @@ class Verification:
 
         return pd.DataFrame(list(self.report["claims"]))
 
+    @cached_property
+    def statistics(self) -> pd.DataFrame:
+        """The authors' follow-up (sca2): a row per printed statistic, with ours over all our runs,
+        its 95% interval, the 95% range over as many runs as they printed, the status, and the
+        same with the port's deviations (empty when the follow-up was not verified)."""
+        import pandas as pd
+
+        rows = []
+        for r in (self.report.get("followup") or {}).get("statistics", []):
+            port = r.get("port") or {}
+            rows.append({k: v for k, v in r.items() if k != "port"}
+                        | {"port_reproduced": port.get("reproduced"), "port_status": port.get("status")})
+        return pd.DataFrame(rows)
+
+    @cached_property
+    def findings(self) -> pd.DataFrame:
+        """The authors' follow-up (sca2): a row per finding, whether it holds on the original model,
+        with the port's deviations and on the reports' own printed values, and the values it reads."""
+        import pandas as pd
+
+        return pd.DataFrame(list((self.report.get("followup") or {}).get("finding_results", [])))
+
     def __repr__(self) -> str:
         counts = ", ".join(f"{n} {k}" for k, n in self.counts.items())
-        return f"Verification({sum(self.counts.values())} numbers: {counts}; {len(self.report['claims'])} claims; {self.path})"
+        fu = self.report.get("followup")
+        more = f"; {len(fu['statistics'])} follow-up statistics, {fu['findings']} findings" if fu else ""
+        return (f"Verification({sum(self.counts.values())} numbers: {counts}; {len(self.report['claims'])} claims"
+                f"{more}; {self.path})")
 
 
 def _shown(fig):
