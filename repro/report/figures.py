@@ -236,3 +236,55 @@ def common_figures(paint: Painter) -> dict[str, str]:
     out["suppression-lobes"] = paint("suppression-lobes", (), suppression)
     out["repulsion-lobes"] = paint("repulsion-lobes", (), repulsion)
     return out
+
+
+# ---------------------------------------------------------------------------------------------
+# The authors' follow-up (sca2)
+
+FOLLOWUP_VARIANTS = (("base", "sca2-2.9.2-base"), ("fallback", "sca2-2.9.2-fallback"))
+FOLLOWUP_EDITS = ("zero", "oa", "oa-nontarget", "reflect", "redirect")
+
+
+def followup_figures(paint: Painter, statistics: Sequence[Any], jobs: int | None = None,
+                     log: Callable[[str], None] | None = None) -> list[str]:
+    """The follow-up's fallback-control figure: per variant and edit, every run's score and pure
+    red's damage, with the values the reports printed (the registry's statistics). Reads every
+    seed's evaluation (cached by the verification)."""
+    from repro.config.spec import load_spec, parse_seeds
+    from repro.pipeline.sweep import evaluate_all
+
+    per_variant = {}
+    for variant, name in FOLLOWUP_VARIANTS:
+        try:
+            spec = load_spec(name)
+        except Exception:  # noqa: BLE001 - an installation without the follow-up's specs draws nothing
+            return []
+        per_variant[variant] = evaluate_all(spec, parse_seeds(spec.sweep.seeds), log=log)
+    printed: dict[str, dict[str, tuple[float, str]]] = {"score": {}, "concept": {}}
+    for st in statistics:
+        m = re.fullmatch(r"sca2\.ex-2\.9\.2\.(base|fallback)_([a-z-]+)\.(score|red_pure)\.(median|mean)", st.id)
+        if m and st.value is not None and m.group(2) in FOLLOWUP_EDITS:
+            panel = "score" if m.group(3) == "score" else "concept"
+            key = f"{m.group(1)}\n{m.group(2)}"
+            if m.group(4) == "median" or key not in printed[panel]:  # a median is shown over a mean
+                printed[panel][key] = (st.value, m.group(4))
+
+    def values(field: str) -> list[tuple[str, np.ndarray]]:
+        return [(f"{variant}\n{edit}", np.array([dict(ms["probes"]["groups"][edit])[field]
+                                                 for _, ms in sorted(per_variant[variant].items())]))
+                for variant, _ in FOLLOWUP_VARIANTS for edit in FOLLOWUP_EDITS]
+
+    parts = [(x, s, per_variant[v][s]["model_sha256"], per_variant[v][s]["evaluation_key"])
+             for v, x in FOLLOWUP_VARIANTS for s in sorted(per_variant[v])]
+
+    def draw():
+        from repro.report import plots as FG
+
+        return FG.followup_strips([
+            ("score ($R^2$, sim$^3$)", values("score"), printed["score"], []),
+            ("pure red's error", values("concept"), printed["concept"],
+             [(0.25, "mid-grey: 1/4"), (1 / 3, "a uniform colour: 1/3")]),
+        ])
+
+    return [paint("followup-fallback-control", (parts, sorted((k, sorted(v.items())) for k, v in printed.items())),
+                  draw)]

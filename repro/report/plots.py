@@ -443,3 +443,40 @@ def rgb_cube(colors: np.ndarray):
         ax.axis("off")
         ax.set_title(title, fontsize=7)
     return fig
+
+
+# ---------------------------------------------------------------------------------------------
+# The authors' follow-up (sca2)
+
+
+def followup_strips(panels: list[tuple[str, list[tuple[str, np.ndarray]], dict[str, tuple[float, str]],
+                                       list[tuple[float, str]]]]):
+    """One strip plot per panel: per condition every run's value (dots), its median (a bar), and
+    the follow-up's printed value where it printed one (a diamond: median, or mean with an open
+    marker); reference lines (value, label) across. panels: (axis label, [(condition, values)],
+    {condition: (printed value, "median" | "mean")}, [(reference, label)])."""
+    fig = figure(FULL, 1.75 * len(panels))
+    axes = fig.subplots(len(panels), 1, squeeze=False)[:, 0]
+    for ax, (label, conditions, printed, references) in zip(axes, panels):
+        for i, (name, values) in enumerate(conditions):
+            v = np.asarray(values, dtype=float)
+            ax.scatter(i + _jitter(len(v), i), v, s=5, facecolors="none", edgecolors=OTHER, linewidths=0.5, zorder=3)
+            ax.plot([i - 0.3, i + 0.3], [np.median(v)] * 2, color="black", lw=1.0, zorder=4)
+            if name in printed:
+                value, what = printed[name]
+                ax.scatter([i + 0.38], [value], s=22, marker="D", zorder=5, linewidths=0.8,
+                           facecolors=SELECTED if what == "median" else "none", edgecolors=SELECTED)
+        for k, (value, text) in enumerate(sorted(references)):  # the lower label below its line
+            ax.axhline(value, color="#777777", lw=0.6, ls="--", zorder=1)
+            below = k == 0 and len(references) > 1
+            ax.annotate(text, (len(conditions) - 0.5, value), xytext=(2, -1 if below else 1), textcoords="offset points",
+                        fontsize=6, color="#555555", va="top" if below else "bottom", ha="right")
+        ax.set_xticks(range(len(conditions)), [c for c, _ in conditions], fontsize=6.5)
+        ax.set_xlim(-0.6, len(conditions) - 0.4)
+        ax.set_ylabel(label)
+    handles = [Line2D([], [], ls="", marker="o", mfc="none", mec=OTHER, ms=3.5, label="our runs"),
+               Line2D([], [], color="black", lw=1.0, label="our median"),
+               Line2D([], [], ls="", marker="D", color=SELECTED, ms=4, label="their median"),
+               Line2D([], [], ls="", marker="D", mfc="none", mec=SELECTED, ms=4, label="their mean")]
+    fig.legend(handles=handles, loc="outside lower center", ncol=4)
+    return fig

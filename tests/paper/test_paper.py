@@ -91,6 +91,7 @@ class TestTheReport:
         fu = json.loads((report["results"] / "verification.json").read_text())["followup"]
         tex = (report["tmp"] / "tables" / "followup.tex").read_text()
         assert r"\section{The authors' later findings on the original model}" in tex
+        assert (report["tmp"] / "figures" / "followup-fallback-control.pgf").exists()  # the strip plots
         for f in fu["finding_results"]:
             assert f["id"].removeprefix("sca2.") in tex
         n = sum(fu["counts"].values())
