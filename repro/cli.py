@@ -273,6 +273,9 @@ def verify(experiments, quick, show_all, jobs):
         click.echo("\nThe authors' follow-up (sca2 M1) on the original model: printed statistics against the "
                    "distribution of repro's runs, then its findings:")
         click.echo(format_followup(report["followup"], show_all))
+    if quick and not entries and not report["claims"]:
+        click.echo("--quick checks the selected runs' numbers; these experiments have none (the follow-up's "
+                   "statistics need every seed: run without --quick)")
     click.echo("\n" + format_criteria(report))
     click.echo("\n" + format_counts(report))
     click.echo(f"wrote {path}")

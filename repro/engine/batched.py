@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.func import grad, vmap
 
+from repro.base.errors import ReproError
 from repro.base.progress import Progress
 from repro.method.model import GELUS, SphericalAutoencoder
 from repro.method.regularizers import Regularizer
@@ -105,8 +106,8 @@ def train_many(
     splits = {n: row_split(*weight[n].shape[1:]) for n in layers}
     tapped = [n for n in layers if splits[n] is not None]
     if any(r.on_decoder for r in regularizers) and any(n in decoder for n in tapped):
-        raise NotImplementedError("a decoder term on a decoder layer whose weight gradient is computed in row "
-                                  "blocks on this platform (repro.engine.rowsplit)")
+        raise ReproError("a decoder term (fallback) on a decoder layer whose weight gradient this platform computes "
+                         "in row blocks (repro.engine.rowsplit) is not supported in batched training")
     free = {n: weight[n] for n in layers if n not in tapped}
     fixed = {n: weight[n] for n in tapped}
     weight_grads = {n: torch.empty_like(weight[n]) for n in tapped}

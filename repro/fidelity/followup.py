@@ -31,9 +31,11 @@ import numpy as np
 from repro.fidelity.expr import value_of
 from repro.fidelity.registry import FindingItem, StatisticItem
 
-CONSISTENT, DIFFERS, MATCHES, MISMATCH, SCA2_ONLY, COMPUTED = (
-    "consistent", "differs", "matches", "mismatch", "sca2 only", "computed")
-STATUSES = (CONSISTENT, DIFFERS, MATCHES, MISMATCH, SCA2_ONLY)
+CONSISTENT, DIFFERS, MATCHES, MISMATCH, SCA2_ONLY, COMPUTED, NOT_FOUND = (
+    "consistent", "differs", "matches", "mismatch", "sca2 only", "computed", "not found")
+STATUSES = (CONSISTENT, DIFFERS, MATCHES, MISMATCH, SCA2_ONLY, NOT_FOUND)
+FAILING = (MISMATCH, NOT_FOUND)  # what fails repro verify
+SUPPORT_RESAMPLES = 1000  # bootstrap resamples of our runs a finding is re-evaluated on
 HOLDS, NOT_HOLDS = "holds", "does not hold"
 RESAMPLES = 10_000
 LEVEL = 0.95
@@ -49,7 +51,14 @@ CRITERIA = {
     MISMATCH: "such a fact differs: a fault in repro, which fails repro verify",
     SCA2_ONLY: "names a run of the port's own random streams (a seed): nothing on the original model "
                "corresponds, so it is listed, not judged",
+    NOT_FOUND: "repro's runs do not give the quantity (a missing field, no run, a non-finite value): fails "
+               "repro verify",
 }
+NOTES = ("The 95% range accounts for both samples: our runs are resampled (stratified by experiment) before "
+         "n are drawn from them, so that under one shared distribution about 1 in 20 statistics differs "
+         "by chance. A minimum's or maximum's range cannot reach beyond our runs' own extremes. A count's test "
+         "has little power at these sizes; its interval (Clopper-Pearson) says which rates it cannot tell apart. "
+         "A finding's support is the share of 1,000 resamples of our runs on which it holds.")
 
 
 @dataclass
@@ -94,6 +103,8 @@ class FindingResult:
     seed_level: str
     contradiction: str
     holds_port: bool | None = None  # on the port variants' statistics (None: not run)
+    support: float | None = None  # the share of bootstrap resamples of our runs on which it holds
+    support_port: float | None = None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -143,10 +154,38 @@ def combined(kind: str, x: np.ndarray, by: np.ndarray | None, combine: str) -> n
     return per.max(axis=-1) if combine == "max" else per.min(axis=-1) if combine == "min" else per[..., 0]
 
 
+def _shares(size: int, counts: Sequence[int]) -> list[int]:
+    """`size` split over groups of these sizes in proportion (largest remainders), each at least 1."""
+    total = sum(counts)
+    raw = [size * c / total for c in counts]
+    out = [max(1, int(r)) for r in raw]
+    for i in sorted(range(len(raw)), key=lambda i: raw[i] - int(raw[i]), reverse=True)[:max(0, size - sum(out))]:
+        out[i] += 1
+    return out
+
+
+def resample(groups: np.ndarray, size: int, rng: np.random.Generator, resamples: int = RESAMPLES,
+             two_stage: bool = False) -> np.ndarray:
+    """Indices [resamples, size] of runs drawn with replacement within each group (an experiment),
+    `size` split over the groups in proportion. `two_stage`: each group's runs are first resampled
+    whole (our sample's own uncertainty), then the draws are taken from that resample."""
+    labels = np.unique(groups)
+    members = [np.flatnonzero(groups == g) for g in labels]
+    parts = []
+    for idx, m in zip(members, _shares(size, [len(i) for i in members])):
+        if two_stage:
+            first = idx[rng.integers(0, len(idx), size=(resamples, len(idx)))]
+            parts.append(np.take_along_axis(first, rng.integers(0, len(idx), size=(resamples, m)), axis=1))
+        else:
+            parts.append(idx[rng.integers(0, len(idx), size=(resamples, m))])
+    return np.concatenate(parts, axis=1)
+
+
 def bootstrap(kind: str, x: np.ndarray, by: np.ndarray | None, size: int, rng: np.random.Generator,
-              combine: str = "") -> list[float]:
-    """The 95% percentile interval of the statistic over `size` runs resampled from x [runs, q]."""
-    idx = rng.integers(0, len(x), size=(RESAMPLES, size))
+              combine: str = "", groups: np.ndarray | None = None, two_stage: bool = False) -> list[float]:
+    """The 95% percentile interval of the statistic over `size` runs resampled from x [runs, q]
+    (within `groups`, in proportion; `two_stage`: see `resample`)."""
+    idx = resample(np.zeros(len(x), dtype=int) if groups is None else groups, size, rng, two_stage=two_stage)
     draws = combined(kind, x[idx], None if by is None else by[idx], combine)
     tail = (1 - LEVEL) / 2 * 100
     lo, hi = np.percentile(draws, [tail, 100 - tail])
@@ -182,8 +221,10 @@ def _per_run(expr: str, rows: Sequence[Mapping[str, Any]]) -> np.ndarray:
     return np.array([float(value_of(expr, m)) for m in rows], dtype=np.float64)
 
 
-def judge_statistic(st: StatisticItem, rows: Sequence[Mapping[str, Any]]) -> StatisticResult:
-    """One statistic against repro's runs (`rows`: every run's metrics of its experiments, pooled)."""
+def judge_statistic(st: StatisticItem, rows: Sequence[Mapping[str, Any]],
+                    groups: Sequence[int] | None = None) -> StatisticResult:
+    """One statistic against repro's runs (`rows`: every run's metrics of its experiments, pooled;
+    `groups`: which experiment each row is of, so that resamples keep their proportions)."""
     def result(reproduced, runs, interval, prediction, p, status, reason) -> StatisticResult:
         return StatisticResult(st.id, st.source, list(st.experiments), st.statistic, st.quantity, st.where, st.value,
                                st.decimals, st.n, reproduced, runs, interval, prediction, p, status, reason, st.note)
@@ -192,14 +233,16 @@ def judge_statistic(st: StatisticItem, rows: Sequence[Mapping[str, Any]]) -> Sta
         return result(None, len(rows), None, None, None, SCA2_ONLY,
                       "a run of the port's own random streams; no run here corresponds")
     try:
-        picked = [m for m in rows if not st.where or bool(value_of(st.where, m))]
+        keep = [i for i, m in enumerate(rows) if not st.where or bool(value_of(st.where, m))]
+        picked = [rows[i] for i in keep]
         x = np.stack([_per_run(q, picked) for q in (st.quantity, *st.quantities)], axis=-1).reshape(len(picked), -1)
         by = _per_run(st.by, picked) if st.by else None
     except (KeyError, IndexError, TypeError, ValueError, ZeroDivisionError) as e:
-        return result(None, 0, None, None, None, MISMATCH, f"not found in repro's runs: {e}")
+        return result(None, 0, None, None, None, NOT_FOUND, f"not found in repro's runs: {e}")
     n = len(x)
     if n == 0 or not np.isfinite(x).all():
-        return result(None, n, None, None, None, MISMATCH, f"{n} runs, or a non-finite value among them")
+        return result(None, n, None, None, None, NOT_FOUND, f"{n} runs, or a non-finite value among them")
+    g = np.zeros(n, dtype=int) if groups is None else np.asarray(groups)[keep]
     if st.statistic == "exact":
         v = float(x[0, 0])
         same = bool((x == x[0, 0]).all())
@@ -217,17 +260,20 @@ def judge_statistic(st: StatisticItem, rows: Sequence[Mapping[str, Any]]) -> Sta
         kp = int(round(st.value))
         p = fisher_p(kp, st.n, k, n)
         status = CONSISTENT if p >= FISHER_ALPHA else DIFFERS
+        lo, hi = clopper_pearson(k, n)
         return result(float(k), n, interval, None, p, status,
-                      f"{kp}/{st.n} printed against {k}/{n} here: Fisher's exact p = {p:.2g}")
+                      f"{kp}/{st.n} printed against {k}/{n} here (a rate of {lo:.2f}-{hi:.2f} at 95%): "
+                      f"Fisher's exact p = {p:.2g}")
     value = float(combined(st.statistic, x, by, st.combine))
-    interval = bootstrap(st.statistic, x, by, n, rng, st.combine)
+    # a bootstrap interval of an extreme cannot reach beyond the sample's own: none is given
+    ours = None if st.statistic in ("min", "max") else bootstrap(st.statistic, x, by, n, rng, st.combine, g)
     if st.value is None:
-        return result(value, n, interval, None, None, COMPUTED, "computed for the findings")
-    prediction = bootstrap(st.statistic, x, by, st.n, rng, st.combine)
+        return result(value, n, ours, None, None, COMPUTED, "computed for the findings")
+    prediction = bootstrap(st.statistic, x, by, st.n, rng, st.combine, g, two_stage=True)
     half = _half_unit(st.decimals)
     inside = st.value + half >= prediction[0] and st.value - half <= prediction[1]
     where = "within" if inside else ("below" if st.value + half < prediction[0] else "above")
-    return result(value, n, interval, prediction, None, CONSISTENT if inside else DIFFERS,
+    return result(value, n, ours, prediction, None, CONSISTENT if inside else DIFFERS,
                   f"printed {st.value:.{st.decimals}f} is {where} the 95% range of a {st.statistic} of {st.n} "
                   f"runs here [{prediction[0]:.{st.decimals + 1}f}, {prediction[1]:.{st.decimals + 1}f}]")
 
@@ -246,7 +292,7 @@ def _predicate(predicate: str, values: Mapping[str, float | None]) -> bool | Non
 def _refs(predicate: str) -> list[str]:
     import re
 
-    return re.findall(r"stat\[([^\]]+)\]", predicate)
+    return list(dict.fromkeys(re.findall(r"stat\[([^\]]+)\]", predicate)))
 
 
 def judge_finding(fi: FindingItem, stats: Mapping[str, StatisticResult]) -> FindingResult:
@@ -260,33 +306,108 @@ def judge_finding(fi: FindingItem, stats: Mapping[str, StatisticResult]) -> Find
                          fi.seed_level, fi.contradiction)
 
 
-def runs_of(data, experiments: Sequence[str]) -> list[Mapping[str, Any]]:
-    """Every evaluated run of the experiments (repro.fidelity.verify.Results.seeds), pooled in order."""
-    return [m for x in experiments for _, m in sorted(data.seeds(x).items())]
+def runs_of(data, experiments: Sequence[str]) -> tuple[list[Mapping[str, Any]], list[int]]:
+    """Every evaluated run of the experiments (repro.fidelity.verify.Results.seeds), pooled in
+    order, and which experiment each is of."""
+    rows: list[Mapping[str, Any]] = []
+    groups: list[int] = []
+    for i, x in enumerate(experiments):
+        mine = [m for _, m in sorted(data.seeds(x).items())]
+        rows += mine
+        groups += [i] * len(mine)
+    return rows, groups
 
 
-def _judge_all(chosen: Sequence[StatisticItem], data, rename: Mapping[str, str]) -> dict[str, StatisticResult]:
-    pooled: dict[tuple[str, ...], list] = {}
-    results = {}
+class _Pool:
+    """Each experiment's runs, read once, with one fixed set of bootstrap resamples per experiment
+    (shared by every statistic, so that a finding's statistics move together)."""
+
+    def __init__(self, data):
+        self.data, self.runs, self.draws = data, {}, {}
+
+    def rows(self, experiments: Sequence[str]) -> tuple[list[Mapping[str, Any]], list[int]]:
+        for x in experiments:
+            if x not in self.runs:
+                self.runs[x] = runs_of(self.data, [x])[0]
+        rows = [m for x in experiments for m in self.runs[x]]
+        return rows, [i for i, x in enumerate(experiments) for _ in self.runs[x]]
+
+    def resamples(self, experiments: Sequence[str]) -> np.ndarray:
+        """[SUPPORT_RESAMPLES, runs] indices into rows(experiments): each experiment resampled whole."""
+        parts, offset = [], 0
+        for x in experiments:
+            if x not in self.draws:
+                self.draws[x] = _generator(f"support:{x}").integers(0, len(self.runs[x]),
+                                                                   size=(SUPPORT_RESAMPLES, len(self.runs[x])))
+            parts.append(self.draws[x] + offset)
+            offset += len(self.runs[x])
+        return np.concatenate(parts, axis=1)
+
+
+def _values_on_resamples(st: StatisticItem, pool: _Pool, experiments: Sequence[str]) -> np.ndarray | None:
+    """The statistic's value on each of the pool's resamples of our runs (None where it has none)."""
+    if st.statistic == "seed":
+        return None
+    rows, _ = pool.rows(experiments)
+    try:
+        mask = np.array([not st.where or bool(value_of(st.where, m)) for m in rows], dtype=bool)
+        x = np.stack([_per_run(q, rows) for q in (st.quantity, *st.quantities)], axis=-1).reshape(len(rows), -1)
+        by = _per_run(st.by, rows) if st.by else None
+    except (KeyError, IndexError, TypeError, ValueError, ZeroDivisionError):
+        return None
+    out = np.full(SUPPORT_RESAMPLES, np.nan)
+    for b, idx in enumerate(pool.resamples(experiments)):
+        sel = idx[mask[idx]]
+        if not len(sel):
+            continue
+        if st.statistic == "exact":
+            out[b] = x[sel[0], 0]
+        elif st.statistic == "count":
+            out[b] = float((x[sel, 0] != 0).sum())
+        else:
+            out[b] = float(combined(st.statistic, x[sel][None], None if by is None else by[sel][None], st.combine)[0])
+    return out
+
+
+def _support(fi: FindingItem, draws: Mapping[str, np.ndarray | None]) -> float | None:
+    refs = _refs(fi.predicate)
+    if any(draws.get(r) is None for r in refs):
+        return None
+    held = [_predicate(fi.predicate, {r: float(draws[r][b]) for r in refs})  # type: ignore[index]
+            for b in range(SUPPORT_RESAMPLES)]
+    known = [h for h in held if h is not None]
+    return sum(known) / len(known) if known else None
+
+
+def _judge_all(chosen: Sequence[StatisticItem], pool: _Pool, rename: Mapping[str, str],
+               refs: set[str]) -> tuple[dict[str, StatisticResult], dict[str, np.ndarray | None]]:
+    results, draws = {}, {}
     for st in chosen:
-        key = tuple(rename.get(x, x) for x in st.experiments)
-        if key not in pooled:
-            pooled[key] = runs_of(data, key)
-        results[st.id] = judge_statistic(st, pooled[key])
-    return results
+        experiments = [rename.get(x, x) for x in st.experiments]
+        rows, groups = pool.rows(experiments)
+        results[st.id] = judge_statistic(st, rows, groups)
+        if st.id in refs:  # only what a finding reads is re-evaluated on resamples
+            draws[st.id] = _values_on_resamples(st, pool, experiments)
+    return results, draws
 
 
 def check_followup(statistics: Sequence[StatisticItem], findings: Sequence[FindingItem], data,
                    experiments: Sequence[str] | None = None, ports: Mapping[str, str] | None = None,
                    ) -> tuple[list[StatisticResult], list[FindingResult]]:
-    """Every statistic and finding (of `experiments`, if given) against repro's runs, and, where
-    `ports` names every experiment a statistic reads, against the port variants' runs too."""
-    chosen = [st for st in statistics if not experiments or any(x in experiments for x in st.experiments)]
-    results = _judge_all(chosen, data, {})
+    """Every statistic and finding against repro's runs, and, where `ports` maps every experiment a
+    statistic reads to a variant with the port's deviations, against that variant's runs too.
+    `experiments`: only the statistics that read these experiments alone (or their port variants)."""
+    ports = dict(ports or {})
+    original = {v: k for k, v in ports.items()}
+    wanted = None if not experiments else {original.get(x, x) for x in experiments}
+    chosen = [st for st in statistics if wanted is None or all(x in wanted for x in st.experiments)]
+    refs = {r for fi in findings for r in _refs(fi.predicate)}
+    pool = _Pool(data)
+    results, draws = _judge_all(chosen, pool, {}, refs)
     ported = [st for st in chosen if ports and all(x in ports for x in st.experiments)]
-    port = _judge_all(ported, data, ports or {})
+    port, port_draws = _judge_all(ported, pool, ports, refs)
     for k, r in port.items():
-        results[k].port = {"experiments": [(ports or {})[x] for x in r.experiments],
+        results[k].port = {"experiments": [ports[x] for x in results[k].experiments],
                            "reproduced": r.reproduced, "runs": r.runs, "interval": r.interval,
                            "prediction": r.prediction, "p": r.p, "status": r.status, "reason": r.reason}
     judged = []
@@ -294,8 +415,10 @@ def check_followup(statistics: Sequence[StatisticItem], findings: Sequence[Findi
         if not all(r in results for r in _refs(fi.predicate)):
             continue
         f = judge_finding(fi, results)
+        f.support = _support(fi, draws)
         if all(r in port for r in _refs(fi.predicate)):
             f.holds_port = _predicate(fi.predicate, {k: s.reproduced for k, s in port.items()})
+            f.support_port = _support(fi, port_draws)
         judged.append(f)
     return list(results.values()), judged
 

@@ -224,12 +224,16 @@ def load_registry(directory: Path | None = None) -> Registry:
     statistics: list[StatisticItem] = []
     findings: list[FindingItem] = []
     ports: dict[str, str] = {}
+    where: dict[str, Path] = {}  # the file each follow-up item is in, for messages
     for f, data in registry_files(d):
         entries += _entries_of(data, f)
         claims += data.claim
         statistics += data.statistic
         findings += data.finding
         ports.update(data.port)
+        where.update({st.id: f for st in data.statistic})
+        where.update({fi.id: f for fi in data.finding})
+        where.update({f"[port] {k}": f for k in data.port})
     load_fingerprints()  # the fingerprints, checked before any work starts
     ids = Counter([e.id for e in entries] + [c.id for c in claims] + [st.id for st in statistics]
                   + [fi.id for fi in findings])
@@ -247,7 +251,7 @@ def load_registry(directory: Path | None = None) -> Registry:
         raise ReproError(f"duplicate registry ids: {', '.join(dup)}")
     if not entries and not claims and not statistics:
         raise ReproError(f"no registry entries in {d}")
-    _check_followup(statistics, findings)
+    _check_followup(statistics, findings, ports, where)
     for e in entries:
         scope, _, expr = e.path.partition(":")
         if scope not in SCOPES:
@@ -268,32 +272,50 @@ def load_registry(directory: Path | None = None) -> Registry:
     return Registry(entries, claims, statistics, findings, ports)
 
 
-def _check_followup(statistics: list[StatisticItem], findings: list[FindingItem]) -> None:
+def _check_followup(statistics: list[StatisticItem], findings: list[FindingItem], ports: dict[str, str],
+                    where: dict[str, Path]) -> None:
+    """The follow-up's items, checked before any work: each message names the file, the item and the field."""
+    from repro.config.spec import available
+
+    names = set(available())
     known = {st.id for st in statistics}
+
+    def fail(id_: str, message: str) -> None:
+        raise ReproError(f"{where.get(id_, 'registry')}: {id_}: {message}")
+
     for st in statistics:
         if not st.experiments:
-            raise ReproError(f"registry statistic {st.id}: experiments must name at least one experiment")
-        _syntax(st.id, st.quantity)
-        for q in st.quantities:
-            _syntax(st.id, q)
+            fail(st.id, "experiments: name at least one experiment")
+        for x in st.experiments:
+            if x not in names:
+                fail(st.id, f"experiments: {x!r} is not an experiment (experiments/*.toml)")
+        for name, expr in (("quantity", st.quantity), *(("quantities", q) for q in st.quantities),
+                           ("where", st.where), ("by", st.by)):
+            if expr:
+                try:
+                    check_syntax(expr)
+                except (ExpressionError, SyntaxError) as e:
+                    fail(st.id, f"{name}: {e}")
         if bool(st.quantities) != bool(st.combine):
-            raise ReproError(f"registry statistic {st.id}: `quantities` and `combine` go together")
-        if st.where:
-            _syntax(st.id, st.where)
+            fail(st.id, "quantities and combine go together")
         if st.statistic in ("at-max", "at-median") and not st.by:
-            raise ReproError(f"registry statistic {st.id}: {st.statistic} needs `by`, the quantity that picks the run")
-        if st.by:
-            _syntax(st.id, st.by)
+            fail(st.id, f"by: {st.statistic} needs the quantity that picks the run")
         if st.value is not None and st.statistic not in ("exact", "seed") and st.n < 1:
-            raise ReproError(f"registry statistic {st.id}: a printed {st.statistic} needs n, the number of runs it "
-                             "summarised (>= 1)")
+            fail(st.id, f"n: a printed {st.statistic} needs the number of runs it summarised (>= 1)")
         if not 0 <= st.decimals <= 20:
-            raise ReproError(f"registry statistic {st.id}: decimals must lie in 0..20, got {st.decimals}")
+            fail(st.id, f"decimals: must lie in 0..20, got {st.decimals}")
+    for original, port in ports.items():
+        for x in (original, port):
+            if x not in names:
+                fail(f"[port] {original}", f"{x!r} is not an experiment (experiments/*.toml)")
     for fi in findings:
-        _syntax(fi.id, fi.predicate)
+        try:
+            check_syntax(fi.predicate)
+        except (ExpressionError, SyntaxError) as e:
+            fail(fi.id, f"predicate: {e}")
         for ref in re.findall(r"stat\[([^\]]+)\]", fi.predicate):
             if ref not in known:
-                raise ReproError(f"registry finding {fi.id}: stat[{ref}] is not a [[statistic]] id")
+                fail(fi.id, f"predicate: stat[{ref}] is not a [[statistic]] id")
 
 
 def _syntax(id_: str, expr: str) -> None:

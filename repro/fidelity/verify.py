@@ -331,7 +331,12 @@ def verify(registry: Registry, data: Results, experiments: list[str] | None = No
         from repro.fidelity import followup as FU
 
         stats, findings = FU.check_followup(registry.statistics, registry.findings, data, experiments, registry.ports)
-        followup = {"counts": FU.counts(stats), "criteria": dict(FU.CRITERIA), "ports": dict(registry.ports),
+        judged = sorted({x for r in stats for x in (*r.experiments, *((r.port or {}).get("experiments", [])))})
+        followup = {"counts": FU.counts(stats), "criteria": dict(FU.CRITERIA), "notes": FU.NOTES,
+                    "ports": dict(registry.ports),
+                    # runs that diverged have no evaluation and are in no statistic: listed, never hidden
+                    "diverged": {x: list(data.sweep(x)["diverged_seeds"]) for x in judged
+                                 if data.sweep(x)["diverged_seeds"]},
                     "port_counts": FU.port_counts(stats),
                     "findings_holding_port": sum(f.holds_port is True for f in findings),
                     "findings_holding": sum(f.holds is True for f in findings), "findings": len(findings),
@@ -343,7 +348,8 @@ def verify(registry: Registry, data: Results, experiments: list[str] | None = No
     return {
         "counts": {s: sum(c.status == s for c in checks) for s in J.STATUSES},
         "failed": [c.id for c in checks if c.status == J.FAIL] + [f"claim {c.id} ({c.experiment})" for c in claims if not c.ok]
-                  + [f"statistic {r['id']}" for r in (followup["statistics"] if followup else []) if r["status"] == "mismatch"],
+                  + [f"statistic {r['id']} ({r['status']})" for r in (followup["statistics"] if followup else [])
+                     if r["status"] in ("mismatch", "not found")],
         "checked": len(checks),
         "complete": not quick and not experiments,
         "scope": {"experiments": experiments or "all", "quick": quick},
@@ -389,6 +395,8 @@ def write_report(report: VerificationReport, results: Path) -> Path:
         from repro.fidelity.followup import statistics_csv
 
         atomic_write_text(followup, statistics_csv(report["followup"]["statistics"]))
+    elif followup.exists():
+        followup.unlink()  # from an earlier verification: it would describe other runs
     atomic_write_text(path, json.dumps(fresh, indent=1) + "\n")
     return path
 

@@ -258,10 +258,6 @@ class FallbackSpec(_Kind):
         if len(self.target) != 3 or not all(math.isfinite(x) and 0 <= x <= 1 for x in self.target):
             yield "target", f"must be a colour: three numbers in [0, 1], got {self.target}"
 
-    def loss(self) -> PerSample:
-        """None to give: a decoder term has no per-sample loss."""
-        raise TypeError("a decoder term has no per-sample loss")
-
     def build(self, name: str) -> Regularizer:
         """The term with its fixed latent and target colour."""
         return Regularizer(name, None, False, None, torch.tensor([self.latent], dtype=torch.float32),

@@ -152,27 +152,32 @@ def constant_search(model: SphericalAutoencoder, dims, rgb: np.ndarray, constant
     return float(constants[best]), errors
 
 
-class ReflectSpec(InterventionKind):
-    """Negate the pre-norm latent `dims` (encoder rows and biases): the concept lands on its opposite.
-    Not a deletion: a second reflection undoes it."""
+class RowEditSpec(InterventionKind):
+    """An edit of the encoder's output rows (and biases) of latent `dims`, before the norm."""
 
-    kind: Literal["reflect"]
     dims: list[int]
 
     def problems(self, spec) -> Problems:
         yield from super().problems(spec)
         yield from latent_dims("dims", self.dims, spec.model.latent_dim, allow_all=False)
 
+
+class ReflectSpec(RowEditSpec):
+    """Negate the pre-norm latent `dims` (encoder rows and biases): the concept lands on its opposite.
+    Not a deletion: a second reflection undoes it."""
+
+    kind: Literal["reflect"]
+
     def apply(self, model, generator: torch.Generator, spec=None):
         """The reflected copy."""
         return reflect(model, self.dims), None
 
 
-class RedirectSpec(ReflectSpec):
+class RedirectSpec(RowEditSpec):
     """Zero the encoder rows of `dims` and set their biases to -gamma: every colour's pre-norm latent
     there is -gamma, a constant push toward the concept's opposite pole."""
 
-    kind: Literal["redirect"]  # type: ignore[assignment]
+    kind: Literal["redirect"]
     gamma: float
 
     def problems(self, spec) -> Problems:
@@ -185,7 +190,7 @@ class RedirectSpec(ReflectSpec):
 
 
 class ConstantSearch(Strict):
-    """The constants an optimal ablation tries: from, from + step, ..., up to `to`."""
+    """The constants an optimal ablation tries: start, start + step, ..., up to stop (never beyond)."""
 
     start: float
     stop: float
@@ -193,16 +198,16 @@ class ConstantSearch(Strict):
 
     def values(self) -> np.ndarray:
         """The constants, in order (float64; `stop` included when the steps land on it)."""
-        n = int(round((self.stop - self.start) / self.step)) + 1
+        n = int(np.floor((self.stop - self.start) / self.step + 1e-9)) + 1  # a step that lands on stop counts
         return np.round(self.start + self.step * np.arange(n), 12)
 
 
-class OptimalAblationSpec(ReflectSpec):
+class OptimalAblationSpec(RowEditSpec):
     """Zero the encoder rows of `dims` and set their biases to the constant that minimises the mean
     clamped error over the score grid's colours (`over = "all"`), or over its non-target colours only
     (`over = "non-target"`: selectivity target below `non_target_below`), by a line search."""
 
-    kind: Literal["optimal-ablation"]  # type: ignore[assignment]
+    kind: Literal["optimal-ablation"]
     over: Literal["all", "non-target"]
     non_target_below: float
     constants: ConstantSearch

@@ -264,8 +264,12 @@ def followup(report: VerificationReport) -> str:
                 parts.append(f"{_sig(r['reproduced'])}{ci}")
         return "; ".join(parts)
 
+    def verdict(holds, support) -> str:
+        return words[holds] + ("" if support is None else f" ({support:.2f})")
+
     findings = [{"short": f["id"].removeprefix("sca2."), "claim": f["claim"], "published": f["published"],
-                 "ours": ours(f), "here": words[f["holds"]], "port": words[f.get("holds_port")],
+                 "ours": ours(f), "here": verdict(f["holds"], f.get("support")),
+                 "port": verdict(f.get("holds_port"), f.get("support_port")),
                  "printed": words[f["holds_as_printed"]] if f["holds_as_printed"] is not None else "(not all)"}
                 for f in fu["finding_results"]]
     quiet = ("consistent", "matches", "sca2 only")
@@ -277,4 +281,5 @@ def followup(report: VerificationReport) -> str:
                 and not r["where"]), default=0)
     return render("followup.tex.j2", stats=shown, total=len(stats), findings=findings, contradictions=contradictions,
                   counts=fu["counts"], port_counts=fu.get("port_counts", {}), holding=fu["findings_holding"],
-                  holding_port=fu.get("findings_holding_port", 0), runs=runs)
+                  holding_port=fu.get("findings_holding_port", 0), runs=runs, notes=fu.get("notes", ""),
+                  diverged=fu.get("diverged") or {})

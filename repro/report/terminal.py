@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from collections import Counter
 
 from repro.fidelity import judge as J
@@ -138,6 +140,11 @@ def _num(x, decimals: int = 3) -> str:
     return "—" if x is None else f"{x:.{decimals}f}" if abs(x) >= 10 ** -decimals or x == 0 else f"{x:.2e}"
 
 
+def _statistic_value(x, digits: int, whole: bool) -> str:
+    """A statistic's value: counts and facts as integers, tiny values in powers of ten."""
+    return "—" if x is None else f"{x:.0f}" if whole else f"{x:.3g}" if 0 < abs(x) < 1e-3 else _num(x, digits)
+
+
 def format_followup(followup: dict, show_all: bool = False) -> str:
     """The follow-up's printed statistics against repro's runs (those that differ or are faults,
     or all), then its findings on repro's statistics and on the report's own numbers."""
@@ -150,20 +157,32 @@ def format_followup(followup: dict, show_all: bool = False) -> str:
         if r["published"] is None or (not show_all and r["status"] in quiet and port.get("status", "consistent") in quiet):
             continue
         d = r["decimals"]
-        rng = "" if r["prediction"] is None else f"[{_num(r['prediction'][0], d + 1)}, {_num(r['prediction'][1], d + 1)}]"
+        whole = r["statistic"] in ("count", "exact", "seed")
+        shown = functools.partial(_statistic_value, whole=whole)
+        rng = "" if r["prediction"] is None else f"[{shown(r['prediction'][0], d + 1)}, {shown(r['prediction'][1], d + 1)}]"
         if r["p"] is not None:
             rng = f"Fisher p {r['p']:.2g}"
-        there = f"{port['status']} ({_num(port['reproduced'], d + 1)})" if port else "—"
-        lines.append(f"{r['id'][5:63]:<58} {_num(r['published'], d):>9} {r['n_published'] or '':>4} "
-                     f"{_num(r['reproduced'], d + 1):>9} {r['runs']:>5} {rng:>19}  {r['status']:<11} {there}")
+        there = f"{port['status']} ({shown(port['reproduced'], d + 1)})" if port else "—"
+        lines.append(f"{r['id'].removeprefix('sca2.')[:58]:<58} {shown(r['published'], d):>9} {r['n_published'] or '':>4} "
+                     f"{shown(r['reproduced'], d + 1):>9} {r['runs']:>5} {rng:>19}  {r['status']:<11} {there}")
     if len(lines) == 2:
         lines.append("(every printed statistic is consistent with repro's runs or matches; --all lists them)")
     lines.append("")
-    head = f"{'finding':<76} {'here':<14} {'port deviations':<16} on its printed values"
+    head = f"{'finding':<76} {'here (support)':<21} {'port deviations':<21} on its printed values"
     lines += [head, "-" * len(head)]
     words = {True: "holds", False: "does not hold", None: "—"}
+
+    def with_support(holds, support) -> str:
+        return words[holds] + ("" if support is None else f" ({support:.2f})")
+
     for f in followup["finding_results"]:
         printed = {**words, None: "(not all printed)"}[f["holds_as_printed"]]
         claim = f["claim"] if len(f["claim"]) <= 62 else f["claim"][:61] + "…"
-        lines.append(f"{f['id'][5:]:<13} {claim:<62} {f['status']:<14} {words[f.get('holds_port')]:<16} {printed}")
+        lines.append(f"{f['id'].removeprefix('sca2.'):<13} {claim:<62} {with_support(f['holds'], f.get('support')):<21} "
+                     f"{with_support(f.get('holds_port'), f.get('support_port')):<21} {printed}")
+    diverged = followup.get("diverged") or {}
+    for x, seeds in diverged.items():
+        lines.append(f"{x}: seeds {', '.join(map(str, seeds))} diverged and are in no statistic")
+    if followup.get("notes"):
+        lines += ["", followup["notes"]]
     return "\n".join(lines)

@@ -66,7 +66,7 @@ def test_facts_match_or_fail_and_seeds_are_not_judged():
     wrong = FU.judge_statistic(item(statistic="exact", quantity="{probes.sizes.others}", value=404), runs(SCORES))
     assert wrong.status == FU.MISMATCH
     missing = FU.judge_statistic(item(statistic="mean", quantity="{probes.nothing}", value=1, n=3), runs(SCORES))
-    assert missing.status == FU.MISMATCH
+    assert missing.status == FU.NOT_FOUND and FU.NOT_FOUND in FU.FAILING
     seed = FU.judge_statistic(item(statistic="seed", quantity="{seed}", value=13, n=16), runs(SCORES))
     assert seed.status == FU.SCA2_ONLY and seed.reproduced is None
 
@@ -95,3 +95,44 @@ def test_the_registrys_follow_up_is_well_formed():
     assert all(st.value is not None or st.id.startswith("sca2.aux.") for st in r.statistics)
     assert {"sca2.ex-2.9.2.fallback_reflect.red_pure.mean", "sca2.ex-2.9.1.best.score"} <= ids
     assert sum(bool(f.contradiction) for f in r.findings) >= 2  # C2.6 and C2.14
+
+
+def test_the_range_accounts_for_our_own_sample_too():
+    # two-stage: our 60 runs resampled before n are drawn: wider than drawing n from them as they are
+    x = np.array(SCORES)[:, None]
+    one = FU.bootstrap("mean", x, None, 32, np.random.default_rng(0))
+    two = FU.bootstrap("mean", x, None, 32, np.random.default_rng(0), two_stage=True)
+    assert two[1] - two[0] > (one[1] - one[0]) * 1.1
+
+
+def test_pooled_experiments_are_resampled_in_proportion():
+    groups = np.array([0] * 60 + [1] * 60)
+    idx = FU.resample(groups, 64, np.random.default_rng(0), resamples=50)
+    assert idx.shape == (50, 64) and ((idx < 60).sum(axis=1) == 32).all()
+    assert FU._shares(7, [60, 60, 60]) in ([3, 2, 2], [2, 3, 2], [2, 2, 3])
+
+
+class Seeds:
+    """What check_followup reads of the results: every seed's metrics per experiment."""
+
+    def __init__(self, table):
+        self.table, self.read = table, []
+
+    def seeds(self, x):
+        self.read.append(x)
+        return self.table[x]
+
+
+def test_check_followup_reads_only_what_was_asked_and_judges_the_port_variants():
+    table = {x: {s: r for s, r in enumerate(runs(SCORES[:20]))} for x in ("a", "b", "a-port", "b-port")}
+    stats = [item(id="s.a", experiments=["a"], statistic="median", value=0.9, decimals=2, n=16),
+             item(id="s.ab", experiments=["a", "b"], statistic="median", value=0.9, decimals=2, n=32)]
+    finding = FindingItem(id="f", claim="c", source="s", predicate="{stat[s.a]} > 0.5", published="p", threshold="t")
+    data = Seeds(table)
+    results, findings = FU.check_followup(stats, [finding], data, ["a"], {"a": "a-port", "b": "b-port"})
+    assert [r.id for r in results] == ["s.a"] and set(data.read) == {"a", "a-port"}  # b is not trained for it
+    assert results[0].port["experiments"] == ["a-port"] and findings[0].holds_port is True
+    assert findings[0].support == 1.0  # every resample's median is far above 0.5
+    # asking for a port variant judges the statistics of its original
+    results, _ = FU.check_followup(stats, [], Seeds(table), ["a-port"], {"a": "a-port", "b": "b-port"})
+    assert [r.id for r in results] == ["s.a"]

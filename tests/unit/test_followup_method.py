@@ -133,3 +133,35 @@ def test_fixed_rows_pad_the_decoder_batch_to_whole_chunks():
     rows = with_fixed_rows(64, [a, b], [16, 16])  # 66 rows of 16 -> 68 (whole chunks of 64 floats)
     assert len(rows) == 4 and rows[0] is a and all(r is b for r in rows[1:])
     assert all((64 + len(with_fixed_rows(64, [a], [w]))) * w % CHUNK_FLOATS == 0 for w in (10, 16, 20))
+
+
+def test_probes_measure_what_sca2_defines_on_a_model():
+    """probe() on an untrained 5-D model against the definitions written out here (README §2.5-2.6 of
+    shared/reference/sca2-m1): leak = mean |z0| over the 337 others, anchor = 1 - z0(pure red),
+    recon = mean clamped error over the 351 validation colours, opposite = clamp(decoder(-e0))."""
+    from repro.engine.evaluate import intervened
+    from repro.engine.probes import probe
+
+    spec = load_spec("sca2-2.9.2-base")
+    m = model(7)
+    got = probe(spec, intervened(spec, m))
+    rgb = C.rgb_cube(8).reshape(-1, 3)
+    others = C.concept_target(rgb, "similarity", 3.0, (0.0, 1.0, 1.0), "angular") < 0.01
+    with torch.no_grad():
+        z = m.encode(torch.tensor(rgb, dtype=torch.float32)).numpy()
+        red = m.encode(torch.tensor([[1.0, 0.0, 0.0]])).numpy()[0]
+        v = torch.tensor(C.cell_centres_with_corners(8), dtype=torch.float32)
+        y, _ = m(v)
+        opposite = m.decode(torch.tensor([[-1.0, 0, 0, 0, 0]]))[0].tolist()
+    assert got["leak"] == pytest.approx(float(np.abs(z[others, 0]).mean()), rel=1e-6)
+    assert got["anchor"] == pytest.approx(1 - float(red[0]), rel=1e-6)
+    assert got["recon"] == pytest.approx(float(((y - v) ** 2).mean()), rel=1e-5)
+    assert got["opposite"] == pytest.approx(opposite) and all(0 <= c <= 1 for c in opposite)
+    assert got["sizes"] == {"target": 7, "others": 337, "all": 512}
+    assert set(got["groups"]) == {"baseline", "zero", "oa", "oa-nontarget", "reflect", "redirect"}
+    assert set(got["details"]) == {"oa", "oa-nontarget"}  # the constants the line searches chose
+    # the redirect edit's damage at pure red is its clamped error against the input
+    edited = set_constant(m, [0], -1.0)
+    with torch.no_grad():
+        y_red, _ = edited(torch.tensor([[1.0, 0.0, 0.0]]))
+    assert got["groups"]["redirect"]["concept"] == pytest.approx(float(((y_red - torch.tensor([[1.0, 0, 0]])) ** 2).mean()))
