@@ -43,8 +43,9 @@ FISHER_ALPHA = 0.05
 
 CRITERIA = {
     CONSISTENT: "the printed value, widened by half its last printed digit, meets the 95% interval the same "
-                "statistic takes over as many runs drawn from repro's runs (10,000 bootstrap resamples); for a "
-                "count of runs, Fisher's exact test of the two counts gives p >= 0.05",
+                "statistic takes over as many runs drawn from a resample of repro's runs (10,000 two-stage "
+                "bootstrap resamples, in proportion per experiment); for a count of runs, Fisher's exact test of "
+                "the two counts gives p >= 0.05",
     DIFFERS: "outside that interval (or p < 0.05): the original model's runs are distributed otherwise than "
              "the port's; a finding, not a failure",
     MATCHES: "a fact of the set-up (a grid or group size) equal to the printed value",

@@ -108,7 +108,8 @@ def format_criteria(report: dict) -> str:
         lines.append("Statuses of the claims:")
         lines += [f"  {s:<13} {text}" for s, text in report["claim_statuses"].items()]
     if report.get("followup"):
-        lines.append("Statuses of the follow-up's statistics (fixed before its runs were looked at):")
+        lines.append("Statuses of the follow-up's statistics (fixed before its runs were looked at; one correction "
+                     "since, registry/followup.toml says which):")
         lines += [f"  {s:<13} {text}" for s, text in report["followup"]["criteria"].items()]
     per = {x: v["beyond_draws"] for x, v in report.get("experiments", {}).items() if v.get("beyond_draws")}
     if per:
