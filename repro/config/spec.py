@@ -102,6 +102,9 @@ class ValidationSpec(Strict):
     # None: every colour, in order. n: each validation draws n colours with replacement (torch's
     # RandomSampler, as upstream's 2.9.1 notebook did at ebbddd5 and 7dd2412), validated as batches.
     sample: int | None = Field(default=None, ge=1)
+    # n: after every n-th step's update, record the follow-up's trajectory point (repro.engine.trajectory;
+    # needs evaluation.probes); None: no trajectory
+    trajectory: int | None = Field(default=None, ge=1)
 
 
 class LossCube(Strict):
@@ -270,6 +273,8 @@ class Spec(Strict):
         lc = ev.loss_cube
         if min(lc.hues, lc.saturations, lc.values, lc.stride) < 1 or lc.hues * lc.saturations * lc.values > 4_000_000:
             yield "evaluation.loss_cube", "hues, saturations, values and stride must all be >= 1, and the cube at most 4 million colours"
+        if self.validation.trajectory is not None and ev.probes is None:
+            yield "validation.trajectory", "records the follow-up's probes while training: it needs evaluation.probes"
         if ev.probes is not None:
             pr = ev.probes
             yield from finite("evaluation.probes.power", pr.power, 0.0, 100.0, "a number in [0, 100]")

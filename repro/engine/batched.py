@@ -22,6 +22,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -32,6 +33,7 @@ from repro.base.progress import Progress
 from repro.method.model import GELUS, SphericalAutoencoder
 from repro.method.regularizers import Regularizer
 from repro.engine.replay import BatchPlan
+from repro.engine.trajectory import TrajectoryProbe
 from repro.engine.rowsplit import row_split, weight_grad
 from repro.method.adam import FastAdam
 from repro.engine.train import (TrainResult, ValidationSet, _weight, count_labels, first_non_finite, validate,
@@ -64,6 +66,7 @@ def train_many(
     n_steps: int,
     validation: ValidationSet | None = None,
     progress: Progress | None = None,  # every 50 steps
+    trajectory: TrajectoryProbe | None = None,
 ) -> list[TrainResult]:
     """Train len(models) seeds together; returns one TrainResult per seed (in order)."""
     t0 = time.perf_counter()
@@ -115,6 +118,12 @@ def train_many(
     val_history: list[list[tuple[int, dict[str, float]]]] = [[] for _ in models]
     checked = 0
     diverged: list[tuple[int, float] | None] = [None] * S
+    points: list[list[list[float]]] = [[] for _ in models]
+
+    def evaluated(w, b, x):  # one seed's model in evaluation mode: clamped outputs
+        z = F.normalize(_mlp(x, encoder, w, b, {}, [], gelu), dim=-1)
+        return _mlp(z, decoder, w, b, {}, [], gelu).clamp(0, 1), z
+
     for k in range(n_steps):
         row = min(k, last_row)
         if rows:
@@ -137,6 +146,11 @@ def train_many(
                  **{f"{n}.bias": bias_grads[n] for n in layers}}
         opt.step(schedule["lr"][row], [grads[n] for n in names])
         losses[:, k] = total.detach()
+        if trajectory is not None and trajectory.due(k):
+            with torch.no_grad():
+                ys, zs = vmap(evaluated, in_dims=(0, 0, None))(weight, bias, trajectory.colors)
+            for i in range(S):
+                points[i].append(trajectory.point(zs[i], ys[i]))
         if validation is not None and any(k in p.validate_after for p in plans):
             for i, p in enumerate(plans):
                 if k in p.validate_after:
@@ -154,7 +168,8 @@ def train_many(
     for i, p in enumerate(plans):
         model = _unstack(template, stacked, i)
         out.append(TrainResult(model, count_labels(p, regularizers, schedule, n_steps), val_history[i],
-                               float(losses[i, -1]), elapsed / S, losses[i].clone(), diverged[i]))
+                               float(losses[i, -1]), elapsed / S, losses[i].clone(), diverged[i],
+                               None if trajectory is None else np.array(points[i], dtype=np.float32)))
     return out
 
 

@@ -16,6 +16,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -26,6 +27,7 @@ from repro.method.adam import FastAdam
 from repro.method.model import GELUS, SphericalAutoencoder
 from repro.method.regularizers import Regularizer
 from repro.engine.replay import BatchPlan
+from repro.engine.trajectory import TrajectoryProbe
 from repro.engine.rowsplit import row_split, weight_grad
 
 
@@ -57,6 +59,7 @@ class TrainResult:
     train_s: float
     losses: Tensor = field(repr=False)
     diverged: tuple[int, float] | None = None  # (step, loss) where the loss first became non-finite
+    trajectory: np.ndarray | None = field(default=None, repr=False)  # float32 [points, 3] (repro.engine.trajectory)
 
 
 def validate(model: SphericalAutoencoder, data: ValidationSet, regs: Sequence[Regularizer]) -> dict[str, float]:
@@ -199,6 +202,7 @@ def train(
     validation: ValidationSet | None = None,
     progress: Progress | None = None,
     check_every: int = 50,
+    trajectory: TrajectoryProbe | None = None,
 ) -> TrainResult:
     """Train one seed's model in place from its batch plan and schedule; raises TrainingDiverged
     on a non-finite loss."""
@@ -223,6 +227,7 @@ def train(
     opt = FastAdam(model.parameters())
     losses = torch.empty(n_steps, dtype=torch.float32)
     val_history: list[tuple[int, dict[str, float]]] = []
+    points: list[list[float]] = []
     checked = 0
     model.train()
     for k in range(n_steps):
@@ -241,13 +246,25 @@ def train(
 
         if validation is not None and k in plan.validate_after:
             val_history.append((k + 1, validate(model, validation.at(plan, k), regularizers)))
+        if trajectory is not None and trajectory.due(k):
+            points.append(_trajectory_point(model, trajectory))
         if (k + 1) % check_every == 0 or k + 1 == n_steps:
             _check_finite(losses, checked, k + 1)
             checked = k + 1
             if progress is not None:
                 progress(k + 1, n_steps, f"loss {float(losses[k]):.3e}")
     counts = count_labels(plan, regularizers, schedule, n_steps)
-    return TrainResult(model, counts, val_history, float(losses[-1]), time.perf_counter() - t0, losses)
+    return TrainResult(model, counts, val_history, float(losses[-1]), time.perf_counter() - t0, losses,
+                       trajectory=None if trajectory is None else np.array(points, dtype=np.float32))
+
+
+def _trajectory_point(model: SphericalAutoencoder, probe: TrajectoryProbe) -> list[float]:
+    """The trajectory point of the model as it is now, in evaluation mode (clamped outputs)."""
+    model.eval()
+    with torch.no_grad():
+        y, z = model(probe.colors)
+    model.train()
+    return probe.point(z, y)
 
 
 def first_non_finite(losses: Tensor, start: int, stop: int) -> tuple[int, float] | None:

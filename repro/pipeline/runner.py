@@ -41,7 +41,7 @@ def training_record(spec: Spec, result: TrainResult, init_sha: str, inputs: dict
     """The training.json record of a training result (before its files' digests are added)."""
     from repro.method.model import fingerprint
 
-    return {
+    record: TrainingRecord = {
         "experiment": spec.name,
         "seed": spec.seed,
         "steps": len(spec.sheet),
@@ -57,6 +57,13 @@ def training_record(spec: Spec, result: TrainResult, init_sha: str, inputs: dict
         "loop": loop,  # which training loop made it: "per-seed" (repro.engine.train) or "batched" (a sweep's)
         "diverged": list(result.diverged) if result.diverged else None,
     }
+    if result.trajectory is not None:
+        from repro.engine.trajectory import events
+
+        every = spec.validation.trajectory
+        assert every is not None
+        record["trajectory"] = {"every": every, **events(result.trajectory, every)}
+    return record
 
 
 def training_dir(spec: Spec) -> tuple[Path, dict]:
@@ -105,7 +112,8 @@ def store_training(spec: Spec, result: TrainResult, init_sha: str, replace: bool
     record = training_record(spec, result, init_sha, inputs, loop)
     with machine.pinned():  # the settings it was trained with
         env = machine.environment(ROOT)
-    record = R.write_training(path, spec, record, result.model, result.losses.numpy(), env, replace=replace)
+    record = R.write_training(path, spec, record, result.model, result.losses.numpy(), env, replace=replace,
+                              trajectory=result.trajectory)
     return Trained(path, record, result.model, False)
 
 
@@ -117,6 +125,7 @@ def train_one(spec: Spec, force: bool = False, progress: Progress | None = None,
         if hit is not None:
             return hit
     from repro.engine.data import initial_models_and_plans, regularizers, schedule_of, validation_set
+    from repro.engine.trajectory import probe_of
     from repro.method.model import fingerprint
     from repro.engine.train import train
 
@@ -124,7 +133,7 @@ def train_one(spec: Spec, force: bool = False, progress: Progress | None = None,
         colors, [model], [plan] = initial_models_and_plans(spec, [spec.seed])
         init_sha = fingerprint(model)
         result = train(model, colors, plan, regularizers(spec), schedule_of(spec), len(spec.sheet),
-                       validation_set(spec), progress)
+                       validation_set(spec), progress, trajectory=probe_of(spec))
     return store_training(spec, result, init_sha, replace=force)
 
 
@@ -188,6 +197,7 @@ def store_evaluation(spec: Spec, trained: Trained, evaluation: Evaluation, score
         "max_error": evaluation["max_error"],
         "selectivity": evaluation["selectivity"],
         **({"probes": evaluation["probes"]} if "probes" in evaluation else {}),  # type: ignore[typeddict-item]
+        **({"trajectory": rec["trajectory"]} if "trajectory" in rec else {}),  # type: ignore[typeddict-item]
         "timings": {"train_s": rec["train_s"], "eval_s": eval_s},
         "init_sha256": rec["init_sha256"],
         "model_sha256": rec["model_sha256"],

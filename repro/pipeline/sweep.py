@@ -43,6 +43,7 @@ def train_chunk(spec: Spec, seeds: list[int], progress=None) -> list[dict]:
     from repro.engine.batched import train_many
     from repro.engine.data import initial_models_and_plans, regularizers, schedule_of, validation_set
     from repro.engine.evaluate import score
+    from repro.engine.trajectory import probe_of
     from repro.method.model import fingerprint
 
     def report(done: float, total: float, note: str = "") -> None:
@@ -54,7 +55,7 @@ def train_chunk(spec: Spec, seeds: list[int], progress=None) -> list[dict]:
         colors, models, plans = initial_models_and_plans(spec, seeds)
         init = [fingerprint(m) for m in models]
         results = train_many(models, colors, plans, regularizers(spec), schedule_of(spec), len(spec.sheet),
-                             validation_set(spec), report)
+                             validation_set(spec), report, probe_of(spec))
         for s, sha, result in zip(seeds, init, results):
             seed_spec = spec.with_seed(s)
             model = result.model.eval()
@@ -62,6 +63,7 @@ def train_chunk(spec: Spec, seeds: list[int], progress=None) -> list[dict]:
                         "state": to_bytes(model), "label_counts": result.label_counts,
                         "val_history": result.val_history, "final_loss": result.final_loss,
                         "train_s": result.train_s, "losses": result.losses.numpy(), "diverged": result.diverged,
+                        "trajectory": result.trajectory,
                         "score": None if result.diverged else score(seed_spec, model)})
     return out
 
@@ -295,7 +297,8 @@ def _run_chunks(spec, specs, todo, trained, ex, futures, interrupted, progress, 
                                      f"{', '.join(changed)}; its models would not be this platform's")
                 model = _model_from(specs[s], item["state"])
                 result = TrainResult(model, item["label_counts"], item["val_history"], item["final_loss"],
-                                     item["train_s"], torch.from_numpy(item["losses"]), item.get("diverged"))
+                                     item["train_s"], torch.from_numpy(item["losses"]), item.get("diverged"),
+                                     item.get("trajectory"))
                 trained[s] = store_training(specs[s], result, item["init_sha256"], loop="batched")
                 score_one(specs[s], trained[s], value=item.get("score"))
             done += len(chunk)

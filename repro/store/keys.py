@@ -102,8 +102,9 @@ def schedule(spec: Spec) -> dict:
 def training_inputs(spec: Spec) -> dict:
     """Everything that can change a trained model."""
     fields = spec.model_dump(mode="json", include=set(TRAINING_FIELDS))
-    if fields["validation"].get("sample") is None:
-        del fields["validation"]["sample"]  # the default: the keys made before the option existed hold
+    for option in ("sample", "trajectory"):
+        if fields["validation"].get(option) is None:
+            del fields["validation"][option]  # the default: the keys made before the option existed hold
     return {
         "spec": fields,
         "dopesheet": schedule(spec),

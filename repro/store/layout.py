@@ -24,6 +24,7 @@ from repro.base.paths import results_dir
 # The files of a trained model's folder (training.json last: it vouches for the others).
 TRAINING, MODEL, LOSSES, SPEC, DOPESHEET, ENV = (
     "training.json", "model.pt", "losses.npy", "spec.toml", "dopesheet.csv", "env.json")
+TRAJECTORY = "trajectory.npy"  # only when the spec records one (validation.trajectory)
 # The files of an evaluation's folder.
 METRICS, PER_COLOR = "metrics.json", "per_color.csv"
 # The files of a sweep's folder.

@@ -31,7 +31,7 @@ from repro.base.files import regular_bytes, write_error
 from repro.config.spec import Spec, to_toml
 from repro.store.layout import (
     contained,
-    DOPESHEET, ENV, EVALUATION_GLOB, LOSSES, METRICS, MODEL, PER_COLOR, SCORE_GLOB, SPEC, TRAINING,
+    DOPESHEET, ENV, EVALUATION_GLOB, LOSSES, METRICS, MODEL, PER_COLOR, SCORE_GLOB, SPEC, TRAINING, TRAJECTORY,
 )
 from repro.method.model import SphericalAutoencoder, fingerprint, from_bytes, to_bytes
 from repro.store.records import Metrics, TrainingRecord
@@ -105,7 +105,7 @@ def _is_sealed(record: dict) -> bool:
 
 
 def write_training(path: Path, spec: Spec, record: TrainingRecord, model: torch.nn.Module, losses: np.ndarray,
-                   env: dict, replace: bool = False) -> TrainingRecord:
+                   env: dict, replace: bool = False, trajectory: np.ndarray | None = None) -> TrainingRecord:
     """Write a trained model's directory; training.json (with every file's digest) goes last.
     `replace` (--force): the new files are written in full first, then the old record and
     everything derived from the old model are removed, then the new files are moved in; a kill
@@ -117,6 +117,7 @@ def write_training(path: Path, spec: Spec, record: TrainingRecord, model: torch.
         SPEC: to_toml(spec).encode(),
         DOPESHEET: Path(spec.sheet.source).read_bytes(),
         ENV: _json(env).encode(),
+        **({TRAJECTORY: _npy(trajectory)} if trajectory is not None else {}),
     }
     record = sealed(TrainingRecord(**record, files={name: sha256_bytes(data) for name, data in files.items()}))
     staged: dict[str, str] = {}

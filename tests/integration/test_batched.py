@@ -51,3 +51,40 @@ def test_batched_equals_one_at_a_time(overrides, splits, monkeypatch):
         assert b.label_counts == single.label_counts
         assert b.val_history == single.val_history
         assert torch.equal(b.losses, single.losses)
+
+
+def test_a_trajectory_is_recorded_alike_by_both_loops_and_stored_with_its_events(tmp_path, monkeypatch):
+    """The follow-up's trajectory (validation.trajectory = 5): recording it changes no bit of the model,
+    both loops record the same points, and a run stores them (trajectory.npy, sealed in training.json)
+    with the steps it anchored and lost its anchor, which metrics.json repeats."""
+    import json
+
+    import numpy as np
+
+    from repro.engine.trajectory import probe_of
+    from repro.pipeline.runner import run_one
+    from repro.store import layout
+
+    monkeypatch.setenv("REPRO_RESULTS", str(tmp_path))
+    spec = load_spec(str(SPECS / "quick-fallback.toml"), ["validation.trajectory=5"])
+    plain = load_spec(str(SPECS / "quick-fallback.toml"))
+    probe = probe_of(spec)
+    with machine.pinned():
+        colors, models, plans = D.initial_models_and_plans(spec, [0, 1])
+        batched = train_many(models, colors, plans, D.regularizers(spec), D.schedule_of(spec), len(spec.sheet),
+                             D.validation_set(spec), None, probe)
+        results = []
+        for s, sp in ((0, spec), (0, plain)):
+            colors, [model], [plan] = D.initial_models_and_plans(sp, [s])
+            results.append(train(model, colors, plan, D.regularizers(sp), D.schedule_of(sp), len(sp.sheet),
+                                 D.validation_set(sp), trajectory=probe_of(sp)))
+    single, without = results
+    assert fingerprint(single.model) == fingerprint(without.model) == fingerprint(batched[0].model)
+    assert single.trajectory.shape == (41, 3) and without.trajectory is None  # steps 0, 5, ..., 200
+    assert np.array_equal(single.trajectory, batched[0].trajectory)
+    path, metrics, _ = run_one(spec)
+    stored = np.load(path.parent / layout.TRAJECTORY)
+    record = json.loads((path.parent / layout.TRAINING).read_text())
+    assert layout.TRAJECTORY in record["files"] and stored.shape == (41, 3)
+    assert metrics["trajectory"] == record["trajectory"] and record["trajectory"]["every"] == 5
+    assert set(record["trajectory"]) == {"every", "anchored", "lost"}

@@ -165,3 +165,20 @@ def test_probes_measure_what_sca2_defines_on_a_model():
     with torch.no_grad():
         y_red, _ = edited(torch.tensor([[1.0, 0.0, 0.0]]))
     assert got["groups"]["redirect"]["concept"] == pytest.approx(float(((y_red - torch.tensor([[1.0, 0, 0]])) ** 2).mean()))
+
+
+def test_trajectory_points_and_events_by_hand():
+    from repro.engine.trajectory import TrajectoryProbe, events
+
+    probe = TrajectoryProbe(torch.tensor([[0.0, 0, 0], [1.0, 1, 1], [1.0, 0, 0]]), torch.tensor([True, False]),
+                            torch.tensor([1.0, 0.0]), 5)
+    z = torch.tensor([[0.6, 0.8], [-0.5, 0.5], [0.95, 0.3]])
+    y = torch.tensor([[0.1, 0.0, 0.0], [1.0, 1.0, 0.7], [0.9, 0.0, 0.0]])
+    alignment, leak, recon = probe.point(z, y)
+    assert alignment == pytest.approx(0.95) and leak == pytest.approx(0.6)  # |z0| of the one "other"
+    assert recon == pytest.approx((0.01 + 0.09) / 6)  # the grid's colours only, not the concept row
+    assert probe.due(0) and probe.due(10) and not probe.due(3)
+    a = np.array([[0.2], [0.5], [0.95], [0.99], [0.8], [0.65], [0.95]]) * np.ones((1, 3))
+    assert events(a, 5) == {"anchored": 10, "lost": 25}  # first above 0.9, then the first below 0.7
+    assert events(a[:4], 5) == {"anchored": 10, "lost": None}
+    assert events(a[:2], 5) == {"anchored": None, "lost": None}
