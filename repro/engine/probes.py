@@ -52,6 +52,7 @@ class Probes(TypedDict):
     recon: float
     opposite: list[float]  # clamped decoded colour at -latent
     health: Health
+    health_class: int  # the same as a number (0 clean, 1 degraded, 2 catastrophic), for the registry's expressions
 
 
 def classify(anchor: float, recon: float, leak: float, bounds) -> Health:
@@ -107,4 +108,4 @@ def probe(spec, sets: dict) -> Probes:
     recon = float(_errors(model, v, None).mean())
     return {"sizes": {"target": int(is_target.sum()), "others": int(is_other.sum()), "all": len(rgb)}, "groups": groups,
             "details": details, "leak": leak, "anchor": anchor, "recon": recon, "opposite": opposite,
-            "health": classify(anchor, recon, leak, g.health)}
+            "health": (health := classify(anchor, recon, leak, g.health)), "health_class": HEALTH.index(health)}

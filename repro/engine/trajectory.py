@@ -55,8 +55,9 @@ def probe_of(spec) -> TrajectoryProbe | None:
                            every)
 
 
-def events(points: np.ndarray, every: int) -> dict[str, int | None]:
-    """The steps a run anchored (alignment first above 0.9) and lost its anchor (first below 0.7 after)."""
+def events(points: np.ndarray, every: int) -> dict[str, int]:
+    """The steps a run anchored (alignment first above 0.9) and lost its anchor (first below 0.7
+    after), -1 for never (a number, so that the registry's expressions can read and compare it)."""
     align = points[:, 0]
     up = np.flatnonzero(align > ANCHORED)
     anchored = int(up[0]) if len(up) else None
@@ -64,4 +65,4 @@ def events(points: np.ndarray, every: int) -> dict[str, int | None]:
     if anchored is not None:
         down = np.flatnonzero(align[anchored:] < LOST)
         lost = int(anchored + down[0]) if len(down) else None
-    return {"anchored": None if anchored is None else anchored * every, "lost": None if lost is None else lost * every}
+    return {"anchored": -1 if anchored is None else anchored * every, "lost": -1 if lost is None else lost * every}

@@ -39,7 +39,7 @@ class TrainingRecord(TypedDict):
     loop: str  # "per-seed" (repro.engine.train) or "batched" (a sweep's)
     diverged: list[float] | None  # [step, loss] of the first non-finite loss
     # the follow-up's trajectory (trajectory.npy): every, and the steps it anchored and lost its anchor
-    trajectory: NotRequired[dict[str, int | None]]
+    trajectory: NotRequired[dict[str, int]]  # every, anchored, lost (-1: never)
     files: NotRequired[dict[str, str]]  # file name -> SHA-256, added when written
     record_sha256: NotRequired[str]  # the seal, added when written
 
@@ -62,7 +62,7 @@ class Metrics(TypedDict):
     max_error: dict[str, float]
     selectivity: dict[str, SelectivityRecord]
     probes: NotRequired[Probes]  # the follow-up's measurements (repro.engine.probes), when the spec asks
-    trajectory: NotRequired[dict[str, int | None]]  # training.json's, when the spec records one
+    trajectory: NotRequired[dict[str, int]]  # training.json's, when the spec records one
     timings: dict[str, float]  # train_s, eval_s
     init_sha256: str
     model_sha256: str

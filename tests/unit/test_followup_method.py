@@ -180,5 +180,26 @@ def test_trajectory_points_and_events_by_hand():
     assert probe.due(0) and probe.due(10) and not probe.due(3)
     a = np.array([[0.2], [0.5], [0.95], [0.99], [0.8], [0.65], [0.95]]) * np.ones((1, 3))
     assert events(a, 5) == {"anchored": 10, "lost": 25}  # first above 0.9, then the first below 0.7
-    assert events(a[:4], 5) == {"anchored": 10, "lost": None}
-    assert events(a[:2], 5) == {"anchored": None, "lost": None}
+    assert events(a[:4], 5) == {"anchored": 10, "lost": -1}  # -1: never
+    assert events(a[:2], 5) == {"anchored": -1, "lost": -1}
+
+
+@pytest.mark.parametrize("peak", ["0.10", "0.07", "0.05", "0.03"])
+def test_the_lr_anneal_sheets_realise_as_sca2s_generator_describes(peak):
+    """The eight cells of sca2 ex-2.9.3's sweep (README §2.4): the learning rate peaks at step 750;
+    with the anneal it holds there to step 1425 and every weight reaches 0; without it (the +0.9
+    row deleted) it eases straight to half the peak at 1500 and the weights keep their values."""
+    from repro.engine.data import schedule_of
+
+    p = float(peak)
+    anneal = schedule_of(load_spec(f"sca2-2.9.3-peak{peak}-anneal"))
+    hold = schedule_of(load_spec(f"sca2-2.9.3-peak{peak}-hold"))
+    for s in (anneal, hold):
+        assert s["lr"][750] == pytest.approx(p) and s["lr"][1500] == pytest.approx(p / 2)
+        assert set(s["fallback"]) == {0.05}
+    assert anneal["lr"][1424] == pytest.approx(p) and anneal["anchor"][1425] == 0 and anneal["anti-anchor"][1425] == 0
+    assert hold["lr"][1300] < 0.6 * p and hold["anchor"][1499] == pytest.approx(0.1)
+    assert hold["anti-anchor"][1499] == pytest.approx(0.05) and hold["anti-subspace"][1499] == pytest.approx(0.003)
+    if peak == "0.10":  # the original sheet; sca2's ex-2.9.3 reads its anchor weight at step 1145 as 0.034
+        assert anneal == {**schedule_of(load_spec("ex-2.9.1")), "fallback": anneal["fallback"]}
+        assert anneal["anchor"][1145] == pytest.approx(0.03433, abs=5e-6)
