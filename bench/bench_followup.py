@@ -1,7 +1,7 @@
 """Wall time and peak memory of the authors' follow-up experiments verified from an empty cache:
 `repro verify` of every follow-up experiment (their sweeps, every seed's evaluation, the port
 variants, the statistics and findings), one whole process (goal for all four of sca2's experiments:
-<= 5 min on the 2-core machine; ex-2.9.1 and ex-2.9.2 are built so far).
+<= 5 min on the 2-core machine; ex-2.9.1, ex-2.9.2 and two of ex-2.9.3's three arms are built so far).
 Usage: python bench/bench_followup.py. Writes bench/results-followup.json with the machine it ran on."""
 
 from __future__ import annotations

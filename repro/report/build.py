@@ -205,7 +205,8 @@ def build(jobs: int | None = None, log: Callable[[str], None] = _log) -> Path:
     from repro.report import plots as FG
     from repro.base import machine
     from repro.fidelity.registry import load_registry
-    from repro.report.figures import Painter, common_figures, experiment_figures, followup_figures
+    from repro.report.figures import (Painter, common_figures, experiment_figures, followup_figures,
+                                      followup_timing)
     from repro.base.display import Stages
     from repro.store.results import atomic_write_text
     from repro.base.paths import ROOT
@@ -233,6 +234,7 @@ def build(jobs: int | None = None, log: Callable[[str], None] = _log) -> Path:
         common_figures(paint)
         figs = {name: experiment_figures(e, paint) for name, e in data.items()}
         followup_figures(paint, load_registry().statistics, jobs, log)
+        followup_timing(paint, log)
     with stages.stage("tables and sections"):
         tables = write_tables(data, layout, registry, verification, tables_out)
         tables += write_front(data, tables_out)

@@ -288,3 +288,42 @@ def followup_figures(paint: Painter, statistics: Sequence[Any], jobs: int | None
 
     return [paint("followup-fallback-control", (parts, sorted((k, sorted(v.items())) for k, v in printed.items())),
                   draw)]
+
+
+def followup_timing(paint: Painter, log: Callable[[str], None] | None = None) -> list[str]:
+    """The follow-up's failure-timing figure (sca2 ex-2.9.3's trajectory arm, here the base variant):
+    every run's recorded trajectory, coloured by its health."""
+    from repro.config.spec import load_spec, parse_seeds
+    from repro.engine.data import schedule_of
+    from repro.pipeline.runner import cached_training
+    from repro.pipeline.sweep import evaluate_all
+    from repro.store import layout
+
+    try:
+        spec = load_spec(FOLLOWUP_VARIANTS[0][1])
+    except Exception:  # noqa: BLE001 - an installation without the follow-up's specs draws nothing
+        return []
+    every = spec.validation.trajectory
+    if every is None:
+        return []
+    seeds = parse_seeds(spec.sweep.seeds)
+    metrics = evaluate_all(spec, seeds, log=log)
+    runs, parts = [], []
+    for s in seeds:
+        trained = cached_training(spec.with_seed(s), log)
+        if trained is None or s not in metrics or not (trained.path / layout.TRAJECTORY).exists():
+            continue
+        runs.append((np.load(trained.path / layout.TRAJECTORY), metrics[s]["probes"]["health"]))
+        parts.append((s, trained.record["model_sha256"], metrics[s]["probes"]["health"]))
+    if not runs:
+        return []
+    lr = np.array(schedule_of(spec)["lr"])
+    steps = np.arange(len(runs[0][0])) * every
+    plateau = (int(np.argmax(lr >= lr.max() - 1e-12)), int(len(lr) - np.argmax(lr[::-1] >= lr.max() - 1e-12) - 1))
+
+    def draw():
+        from repro.report import plots as FG
+
+        return FG.failure_timing(steps, runs, lr, plateau)
+
+    return [paint("followup-failure-timing", (parts, every), draw)]

@@ -480,3 +480,35 @@ def followup_strips(panels: list[tuple[str, list[tuple[str, np.ndarray]], dict[s
                Line2D([], [], ls="", marker="D", mfc="none", mec=SELECTED, ms=4, label="their mean")]
     fig.legend(handles=handles, loc="outside lower center", ncol=4)
     return fig
+
+
+def failure_timing(steps: np.ndarray, runs: list[tuple[np.ndarray, str]], lr: np.ndarray, plateau: tuple[int, int]):
+    """sca2 ex-2.9.3's 'when failures happen': per run, pure red's alignment with its anchor (top)
+    and the leak (bottom) over training, clean runs in grey and failing ones in colour, with the
+    learning rate's plateau shaded and the 0.9 / 0.7 lines that define anchored and lost.
+    runs: (points [steps, 3], health)."""
+    colors = {"catastrophic": SELECTED, "degraded": "#ff7f0e"}
+    fig = figure(FULL, 3.4)
+    top, bottom = fig.subplots(2, 1, sharex=True)
+    for ax in (top, bottom):
+        ax.axvspan(*plateau, color="#f2e6c9", zorder=0, lw=0)
+    for points, health in sorted(runs, key=lambda r: r[1] != "clean", reverse=False):
+        c = colors.get(health, "#bbbbbb")
+        lw, z = (0.9, 3) if health != "clean" else (0.4, 2)
+        top.plot(steps, points[:, 0], color=c, lw=lw, zorder=z)
+        bottom.plot(steps, points[:, 1], color=c, lw=lw, zorder=z)
+    for y in (0.9, 0.7):
+        top.axhline(y, color="#777777", lw=0.5, ls="--", zorder=1)
+    top.set_ylabel("pure red's alignment\n$z\\cdot e_0$")
+    bottom.set_ylabel("leak")
+    bottom.set_xlabel("step")
+    right = top.twinx()
+    right.plot(np.arange(len(lr)), lr, color="#1f77b4", lw=0.6, ls=":")
+    right.set_ylabel("learning rate", color="#1f77b4")
+    right.tick_params(axis="y", colors="#1f77b4")
+    handles = [Line2D([], [], color="#bbbbbb", lw=0.8, label="clean"),
+               Line2D([], [], color=colors["degraded"], lw=1.0, label="degraded (leak)"),
+               Line2D([], [], color=colors["catastrophic"], lw=1.0, label="catastrophic"),
+               Line2D([], [], color="#1f77b4", lw=0.8, ls=":", label="learning rate")]
+    fig.legend(handles=handles, loc="outside lower center", ncol=4)
+    return fig

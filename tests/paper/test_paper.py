@@ -91,7 +91,8 @@ class TestTheReport:
         fu = json.loads((report["results"] / "verification.json").read_text())["followup"]
         tex = (report["tmp"] / "tables" / "followup.tex").read_text()
         assert r"\section{The authors' later findings on the original model}" in tex
-        assert (report["tmp"] / "figures" / "followup-fallback-control.pgf").exists()  # the strip plots
+        for figure in ("followup-fallback-control", "followup-failure-timing"):  # strip plots, trajectories
+            assert (report["tmp"] / "figures" / f"{figure}.pgf").exists() and figure in tex
         for f in fu["finding_results"]:
             assert f["id"].removeprefix("sca2.") in tex
         n = sum(fu["counts"].values())
