@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from repro.engine.correlation import pearson
+from repro.engine.groups import groups_of
 from repro.method import colors as C
 from repro.method.model import LatentMap, SphericalAutoencoder
 
@@ -78,11 +79,9 @@ def probe(spec, sets: dict) -> Probes:
     """The follow-up's measurements (spec.evaluation.probes). `sets`: the baseline and each
     intervention as repro.engine.evaluate.intervened() gives them."""
     g = spec.evaluation.probes
-    rgb = C.rgb_cube(spec.score.grid).reshape(-1, 3)
-    target = C.concept_target(rgb, spec.score.against, g.power, spec.evaluation.concept_hsv, "angular")
-    is_target, is_other = target > g.target_above, target < g.others_below
-    concept = C.hsv_to_rgb(np.asarray(spec.evaluation.concept_hsv, dtype=np.float64)).reshape(1, 3)
-    x = torch.tensor(np.concatenate([rgb, concept]), dtype=torch.float32)
+    gr = groups_of(spec)
+    target, is_target, is_other = gr.target, gr.is_target, gr.is_other
+    x = torch.tensor(gr.colors, dtype=torch.float32)
     groups: dict[str, GroupDamage] = {}
     details: dict[str, dict[str, float]] = {}
     for name, applied in sets.items():
@@ -93,7 +92,7 @@ def probe(spec, sets: dict) -> Probes:
                         "concept": float(err[-1]), "all": float(grid.mean()), "max": float(grid.max()),
                         "score": pearson(target, grid).r2}
         if name != "baseline":
-            d = spec.interventions[name].details(sets["baseline"].model, spec)
+            d = spec.interventions[name].details(applied.model)
             if d:
                 details[name] = d
     model = sets["baseline"].model.eval()
@@ -106,6 +105,6 @@ def probe(spec, sets: dict) -> Probes:
     anchor = float(1 - along[-1])
     v = torch.tensor(C.validation_colors(spec.validation.colors, spec.validation.grid), dtype=torch.float32)
     recon = float(_errors(model, v, None).mean())
-    return {"sizes": {"target": int(is_target.sum()), "others": int(is_other.sum()), "all": len(rgb)}, "groups": groups,
+    return {"sizes": {"target": int(is_target.sum()), "others": int(is_other.sum()), "all": len(target)}, "groups": groups,
             "details": details, "leak": leak, "anchor": anchor, "recon": recon, "opposite": opposite,
             "health": (health := classify(anchor, recon, leak, g.health)), "health_class": HEALTH.index(health)}

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from repro.method import colors as C
+from repro.engine.groups import groups_of
 
 ANCHORED, LOST = 0.9, 0.7
 COLUMNS = ("alignment", "leak", "recon")
@@ -47,12 +47,9 @@ def probe_of(spec) -> TrajectoryProbe | None:
     every, probes = spec.validation.trajectory, spec.evaluation.probes
     if every is None or probes is None:
         return None
-    rgb = C.rgb_cube(spec.score.grid).reshape(-1, 3)
-    target = C.concept_target(rgb, spec.score.against, probes.power, spec.evaluation.concept_hsv, "angular")
-    concept = C.hsv_to_rgb(np.asarray(spec.evaluation.concept_hsv, dtype=np.float64)).reshape(1, 3)
-    return TrajectoryProbe(torch.tensor(np.concatenate([rgb, concept]), dtype=torch.float32),
-                           torch.tensor(target < probes.others_below), torch.tensor(probes.latent, dtype=torch.float32),
-                           every)
+    g = groups_of(spec)
+    return TrajectoryProbe(torch.tensor(g.colors, dtype=torch.float32), torch.tensor(g.is_other),
+                           torch.tensor(probes.latent, dtype=torch.float32), every)
 
 
 def events(points: np.ndarray, every: int) -> dict[str, int]:

@@ -179,8 +179,9 @@ class InterventionKind(Strict):
         `spec`: the experiment, for an edit chosen on its colours (optimal ablation)."""
         return model, self.latent_map(generator)
 
-    def details(self, model, spec) -> dict[str, float]:
-        """What this intervention chose for this model, beyond its spec (optimal ablation's constant)."""
+    def details(self, edited) -> dict[str, float]:
+        """What this intervention chose, read from the model it left (`apply`'s): optimal ablation's
+        constant; nothing for the others."""
         return {}
 
     def latent_map(self, generator: torch.Generator) -> LatentMap:

@@ -240,6 +240,7 @@ class OptimalAblationSpec(RowEditSpec):
             raise ValueError("optimal ablation chooses its constant on the spec's score grid: pass spec")
         return set_constant(model, self.dims, self.constant(model, spec)), None
 
-    def details(self, model, spec) -> dict[str, float]:
-        """The chosen constant."""
-        return {"constant": self.constant(model, spec)}
+    def details(self, edited) -> dict[str, float]:
+        """The chosen constant, as the edit left it in the encoder's bias (no second search)."""
+        producer, _ = _producer_consumer(edited)
+        return {"constant": float(producer.bias.detach()[self.dims[0]])}
