@@ -36,8 +36,8 @@ from repro.engine.replay import BatchPlan
 from repro.engine.trajectory import TrajectoryProbe
 from repro.engine.rowsplit import row_split, weight_grad
 from repro.method.adam import FastAdam
-from repro.engine.train import (TrainResult, ValidationSet, _weight, count_labels, first_non_finite, validate,
-                                with_fixed_rows)
+from repro.engine.train import (TrainResult, ValidationSet, _weight, count_labels, decode_with_fixed,
+                                first_non_finite, validate)
 
 
 def _linear_names(model: SphericalAutoencoder, part: str) -> list[str]:
@@ -94,10 +94,7 @@ def train_many(
         # decoder terms' fixed latents ride along as extra rows of the decoder's batch, as in the
         # per-seed loop (no decoder layer is tapped when there are any; checked below)
         fixed = [r.at_latent for r, _ in terms if r.at_latent is not None]
-        rows = with_fixed_rows(len(z), fixed, widths)
-        y = _mlp(torch.cat([z, *rows]) if fixed else z, decoder, weight, bias, tap, inputs, gelu)
-        y_fixed = list(y[len(z):len(z) + len(fixed)].split(1)) if fixed else []
-        y = y[:len(z)] if fixed else y
+        y, y_fixed = decode_with_fixed(lambda v: _mlp(v, decoder, weight, bias, tap, inputs, gelu), z, fixed, widths)
         total = F.mse_loss(y, x)
         for r, w in terms:
             term = r.decoder_term(y_fixed.pop(0)) if r.on_decoder else r.term(z, labels)

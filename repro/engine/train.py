@@ -120,10 +120,8 @@ class _Forward:
         """(y, z, the decoder's outputs at the `fixed` latents [1, E] each). The fixed latents
         (decoder terms) ride along as extra rows of the decoder's batch, as in the batched loop."""
         z = F.normalize(self._mlp(x, self.enc), dim=-1)
-        if not fixed:
-            return self._mlp(z, self.dec), z, []
-        out = self._mlp(torch.cat([z, *with_fixed_rows(len(z), fixed, self.widths)]), self.dec)
-        return out[:len(z)], z, list(out[len(z):len(z) + len(fixed)].split(1))
+        y, y_fixed = decode_with_fixed(lambda v: self._mlp(v, self.dec), z, fixed, self.widths)
+        return y, z, y_fixed
 
 
 # ATen's elementwise kernels (GELU's tanh form among them) take elements in vector chunks of up to
@@ -142,6 +140,15 @@ def with_fixed_rows(batch: int, fixed: Sequence[Tensor], widths: Sequence[int]) 
     while any(((batch + len(rows)) * w) % CHUNK_FLOATS for w in widths):
         rows.append(rows[-1])
     return rows
+
+
+def decode_with_fixed(decode, z: Tensor, fixed: Sequence[Tensor], widths: Sequence[int]) -> tuple[Tensor, list[Tensor]]:
+    """The decoder's outputs for the batch's latents z and for each fixed latent [1, E] (decoder
+    terms), in one pass: the fixed rows ride along in the decoder's batch (both loops alike)."""
+    if not fixed:
+        return decode(z), []
+    out = decode(torch.cat([z, *with_fixed_rows(len(z), fixed, widths)]))
+    return out[:len(z)], list(out[len(z):len(z) + len(fixed)].split(1))
 
 
 def _set_grad(w: Tensor, g: Tensor) -> None:
